@@ -1,0 +1,20 @@
+package warm
+import (
+ _ "modernc.org/sqlite"
+ _ "golang.org/x/crypto/argon2"
+ _ "golang.org/x/crypto/bcrypt"
+ _ "golang.org/x/text/unicode/norm"
+ _ "golang.org/x/image/draw"
+ _ "github.com/jackc/pgx/v5/stdlib"
+ _ "github.com/redis/go-redis/v9"
+ _ "github.com/prometheus/client_golang/prometheus/promhttp"
+ _ "github.com/chromedp/chromedp"
+ _ "github.com/pquerna/otp/totp"
+ _ "github.com/golang-jwt/jwt/v5"
+ _ "github.com/go-jose/go-jose/v4"
+ _ "github.com/wneessen/go-mail"
+ _ "github.com/emersion/go-smtp"
+ _ "github.com/mileusna/useragent"
+ _ "github.com/skip2/go-qrcode"
+ _ "github.com/go-redis/redis_rate/v10"
+)
