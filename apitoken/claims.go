@@ -1,0 +1,90 @@
+package apitoken
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Claims are the verified contents of an access token (RFC 9068 section 2.2).
+// Times are in whole seconds; an optional time that is absent is the zero
+// time.
+type Claims struct {
+	// Issuer ("iss") is the base URL of the server that issued the token.
+	Issuer string
+	// Subject ("sub") identifies the user.
+	Subject string
+	// Audience ("aud") lists the resource servers the token is meant for.
+	Audience []string
+	// ExpiresAt ("exp") is when the token stops being valid.
+	ExpiresAt time.Time
+	// IssuedAt ("iat") is when the token was issued.
+	IssuedAt time.Time
+	// NotBefore ("nbf") is when the token starts being valid, or zero.
+	NotBefore time.Time
+	// ID ("jti") is a unique, random token id.
+	ID string
+	// ClientID ("client_id") is the OAuth client the token was issued to.
+	ClientID string
+	// AuthTime ("auth_time") is when the user last authenticated, or zero.
+	AuthTime time.Time
+	// Roles ("roles") are the user's roles (RFC 9068 section 2.2.3.1).
+	Roles []string
+	// Scope ("scope", space separated in the token) lists granted scopes.
+	Scope []string
+	// AMR ("amr") lists the authentication methods used, such as "pwd" and
+	// "otp" (RFC 8176).
+	AMR []string
+}
+
+// HasRole reports whether the claims list role.
+func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
+// HasScope reports whether the claims grant scope.
+func (c *Claims) HasScope(scope string) bool { return slices.Contains(c.Scope, scope) }
+
+// wireClaims is the JSON form of Claims.
+type wireClaims struct {
+	jwt.RegisteredClaims
+	ClientID string           `json:"client_id,omitempty"`
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	Roles    []string         `json:"roles,omitempty"`
+	Scope    string           `json:"scope,omitempty"`
+	AMR      []string         `json:"amr,omitempty"`
+}
+
+func dateOf(d *jwt.NumericDate) time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return d.Time
+}
+
+func numericDate(t time.Time) *jwt.NumericDate {
+	if t.IsZero() {
+		return nil
+	}
+	return jwt.NewNumericDate(t)
+}
+
+func (w *wireClaims) claims() *Claims {
+	c := &Claims{
+		Issuer:    w.Issuer,
+		Subject:   w.Subject,
+		Audience:  slices.Clone([]string(w.Audience)),
+		ExpiresAt: dateOf(w.ExpiresAt),
+		IssuedAt:  dateOf(w.IssuedAt),
+		NotBefore: dateOf(w.NotBefore),
+		ID:        w.ID,
+		ClientID:  w.ClientID,
+		AuthTime:  dateOf(w.AuthTime),
+		Roles:     w.Roles,
+		AMR:       w.AMR,
+	}
+	if w.Scope != "" {
+		c.Scope = strings.Fields(w.Scope)
+	}
+	return c
+}
