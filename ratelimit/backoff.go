@@ -91,7 +91,7 @@ type Backoff interface {
 // failures are forgotten.
 type MemoryBackoff struct {
 	t   table
-	now func() time.Time
+	now func() int64
 }
 
 var _ Backoff = (*MemoryBackoff)(nil)
@@ -99,7 +99,7 @@ var _ Backoff = (*MemoryBackoff)(nil)
 // NewMemoryBackoff returns an empty in-memory Backoff.
 func NewMemoryBackoff(opts ...MemoryOption) *MemoryBackoff {
 	c := newConfig(opts)
-	b := &MemoryBackoff{now: c.now}
+	b := &MemoryBackoff{now: c.clock()}
 	b.t.init(c.maxKeys)
 	return b
 }
@@ -132,7 +132,7 @@ func (b *MemoryBackoff) do(key string, p BackoffPolicy, fail bool) (BackoffStatu
 		return BackoffStatus{}, err
 	}
 	key = HashKey(key)
-	now := b.now().UnixNano()
+	now := b.now()
 	s := b.t.shard(key)
 	s.mu.Lock()
 	v := s.m[key]

@@ -81,6 +81,28 @@ func (l Limit) Window() time.Duration {
 // Validate reports, with an error wrapping ErrInvalidLimit, why l is not a
 // usable limit.
 func (l Limit) Validate() error {
+	_, _, err := l.params()
+	return err
+}
+
+// params validates l and returns its interval and burst, with a single
+// division on the fast path.
+func (l Limit) params() (interval time.Duration, burst int, err error) {
+	if l.Rate <= 0 || l.Period <= 0 || l.Period > MaxPeriod || l.Burst < 0 || l.Burst > MaxBurst {
+		return 0, 0, l.invalid()
+	}
+	interval, burst = l.Period/time.Duration(l.Rate), l.Burst
+	if burst == 0 {
+		burst = l.Rate
+	}
+	if interval < time.Second/MaxRatePerSecond || burst > MaxBurst || time.Duration(burst) > MaxPeriod/interval {
+		return 0, 0, l.invalid()
+	}
+	return interval, burst, nil
+}
+
+// invalid explains why l is not valid.
+func (l Limit) invalid() error {
 	switch {
 	case l.Rate <= 0:
 		return fmt.Errorf("%w: rate %d must be at least 1", ErrInvalidLimit, l.Rate)
@@ -92,12 +114,10 @@ func (l Limit) Validate() error {
 		return fmt.Errorf("%w: rate %d per %v is above %d per second", ErrInvalidLimit, l.Rate, l.Period, MaxRatePerSecond)
 	case l.Burst < 0:
 		return fmt.Errorf("%w: burst %d must not be negative", ErrInvalidLimit, l.Burst)
-	case l.Burst > MaxBurst:
-		return fmt.Errorf("%w: burst %d is above %d", ErrInvalidLimit, l.Burst, MaxBurst)
-	case l.Window() > MaxPeriod:
-		return fmt.Errorf("%w: burst %d × interval %v is longer than a year", ErrInvalidLimit, l.BurstSize(), l.Interval())
+	case l.BurstSize() > MaxBurst:
+		return fmt.Errorf("%w: burst %d is above %d", ErrInvalidLimit, l.BurstSize(), MaxBurst)
 	}
-	return nil
+	return fmt.Errorf("%w: burst %d × interval %v is longer than a year", ErrInvalidLimit, l.BurstSize(), l.Interval())
 }
 
 // String returns l in the syntax ParseLimit reads, such as "5/min" or

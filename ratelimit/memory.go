@@ -23,11 +23,26 @@ const (
 type MemoryOption func(*memoryConfig)
 
 type memoryConfig struct {
-	now     func() time.Time
+	now     func() time.Time // nil: the monotonic clock
 	maxKeys int
 }
 
-// WithNow sets the clock (time.Now by default). Tests pass a fake clock.
+// clock returns the time in nanoseconds since the Unix epoch. Without an
+// injected clock it reads only the monotonic clock (one clock read instead
+// of the two of time.Now), offset by the wall time at construction.
+func (c memoryConfig) clock() func() int64 {
+	if c.now != nil {
+		now := c.now
+		return func() int64 { return now().UnixNano() }
+	}
+	base := time.Now()
+	baseNS := base.UnixNano()
+	return func() int64 { return baseNS + int64(time.Since(base)) }
+}
+
+// WithNow sets the clock. By default the store reads the monotonic clock
+// (set against the wall clock once, at construction). Tests pass a fake
+// clock.
 func WithNow(now func() time.Time) MemoryOption {
 	return func(c *memoryConfig) {
 		if now != nil {
@@ -44,7 +59,7 @@ func WithMaxKeys(n int) MemoryOption {
 }
 
 func newConfig(opts []MemoryOption) memoryConfig {
-	c := memoryConfig{now: time.Now, maxKeys: DefaultMaxKeys}
+	c := memoryConfig{maxKeys: DefaultMaxKeys}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -156,7 +171,7 @@ func (s *shard) makeRoom(now int64, max int) {
 // number of distinct keys a legitimate peak produces within one window.
 type Memory struct {
 	t   table
-	now func() time.Time
+	now func() int64
 }
 
 var _ Backend = (*Memory)(nil)
@@ -164,7 +179,7 @@ var _ Backend = (*Memory)(nil)
 // NewMemory returns an empty in-memory Backend.
 func NewMemory(opts ...MemoryOption) *Memory {
 	c := newConfig(opts)
-	m := &Memory{now: c.now}
+	m := &Memory{now: c.clock()}
 	m.t.init(c.maxKeys)
 	return m
 }
@@ -199,12 +214,12 @@ func (m *Memory) Len() int { return m.t.len() }
 
 // decide makes one decision of cost n, or peeks at a cost of 1.
 func (m *Memory) decide(key string, limit Limit, n int, peek bool) (Result, error) {
-	if err := CheckArgs(limit, n); err != nil {
+	interval, burst, err := checkArgs(limit, n)
+	if err != nil {
 		return Result{Limit: limit}, err
 	}
 	key = HashKey(key)
-	interval, burst := int64(limit.Interval()), int64(limit.BurstSize())
-	now := m.now().UnixNano()
+	now := m.now()
 	s := m.t.shard(key)
 	s.mu.Lock()
 	old := s.m[key].exp

@@ -110,11 +110,18 @@ func GCRA(tat, now, interval, burst, n int64) (newTAT int64, allowed bool, remai
 // CheckArgs reports whether a decision with this limit and cost n can be
 // made: the limit is valid and 1 ≤ n ≤ burst. Backends call it first.
 func CheckArgs(limit Limit, n int) error {
-	if err := limit.Validate(); err != nil {
-		return err
+	_, _, err := checkArgs(limit, n)
+	return err
+}
+
+// checkArgs is CheckArgs returning the limit's interval and burst.
+func checkArgs(limit Limit, n int) (interval, burst int64, err error) {
+	iv, b, err := limit.params()
+	if err != nil {
+		return 0, 0, err
 	}
-	if n < 1 || n > limit.BurstSize() {
-		return fmt.Errorf("%w: n = %d, burst = %d", ErrInvalidCost, n, limit.BurstSize())
+	if n < 1 || n > b {
+		return 0, 0, fmt.Errorf("%w: n = %d, burst = %d", ErrInvalidCost, n, b)
 	}
-	return nil
+	return int64(iv), int64(b), nil
 }
