@@ -22,12 +22,14 @@ const DefaultMaxWait = 2 * time.Second
 // ends meanwhile; hashing cannot be interrupted. A Pool is safe for
 // concurrent use and needs no Close.
 type Pool struct {
-	h        *Hasher
-	sem      chan struct{}
-	maxWait  time.Duration
-	observe  func(waited time.Duration, admitted bool)
-	waiting  atomic.Int64
-	testHook func() // called while holding a worker slot; tests only.
+	h       *Hasher
+	sem     chan struct{}
+	maxWait time.Duration
+	observe func(waited time.Duration, admitted bool)
+	waiting atomic.Int64
+	// testEnter and testExit run when a worker slot is taken and given
+	// back; tests only.
+	testEnter, testExit func()
 }
 
 // PoolOption configures a Pool.
@@ -149,13 +151,18 @@ func (p *Pool) acquire(ctx context.Context) error {
 }
 
 func (p *Pool) entered() error {
-	if p.testHook != nil {
-		p.testHook()
+	if p.testEnter != nil {
+		p.testEnter()
 	}
 	return nil
 }
 
-func (p *Pool) release() { <-p.sem }
+func (p *Pool) release() {
+	if p.testExit != nil {
+		p.testExit()
+	}
+	<-p.sem
+}
 
 func (p *Pool) report(waited time.Duration, admitted bool) {
 	if p.observe != nil {
