@@ -1,0 +1,105 @@
+package session
+
+import (
+	"strings"
+	"testing"
+)
+
+func FuzzParseToken(f *testing.F) {
+	tok, _ := newToken()
+	for _, s := range []string{tok, "", strings.Repeat("A", TokenLen), strings.Repeat("_", TokenLen), tok[:42] + "=", tok + tok} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		id, ok := parseToken(v)
+		if !ok {
+			if id != "" {
+				t.Fatal("id for a rejected token")
+			}
+			return
+		}
+		if len(v) != TokenLen || !ValidHandle(id) {
+			t.Fatalf("accepted %q giving handle %q", v, id)
+		}
+	})
+}
+
+func FuzzDecodeState(f *testing.F) {
+	st := state{Created: 1, LastSeen: 2, AuthAt: 1, IP: "192.0.2.1", UA: "ua", Remember: true,
+		Values: map[string]string{"k": "v"}, Flashes: []string{"hi"}}
+	b, _ := st.encode()
+	for _, s := range [][]byte{b, nil, []byte("{}"), []byte(`{"c":1,"l":1}`), []byte(`{"c":1,"l":1}{}`), []byte(`{"c":1,"l":1,"x":2}`), []byte(`[`)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := decodeState(data)
+		if err != nil {
+			return
+		}
+		b, err := st.encode()
+		if err != nil {
+			return // re-encoding may grow (escapes) past the limit
+		}
+		if _, err := decodeState(b); err != nil {
+			t.Fatalf("re-encoded state does not decode: %v", err)
+		}
+	})
+}
+
+func TestDecodeStateRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+	}{
+		{"empty", ""},
+		{"not json", "\x00\x01"},
+		{"no times", "{}"},
+		{"negative auth", `{"c":1,"l":1,"a":-1}`},
+		{"unknown field", `{"c":1,"l":1,"zz":1}`},
+		{"trailing", `{"c":1,"l":1} {}`},
+		{"wrong type", `{"c":"1","l":1}`},
+		{"too large", `{"c":1,"l":1,"ua":"` + strings.Repeat("a", MaxDataSize) + `"}`},
+	}
+	for _, c := range cases {
+		if _, err := decodeState([]byte(c.in)); err == nil {
+			t.Errorf("%s: decoded", c.name)
+		}
+	}
+}
+
+func TestValidHandle(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("0", 64), true},
+		{strings.Repeat("A", 64), false},
+		{strings.Repeat("a", 63), false},
+		{strings.Repeat("g", 64), false},
+		{"", false},
+	}
+	for _, c := range cases {
+		if got := ValidHandle(c.in); got != c.want {
+			t.Errorf("ValidHandle(%q) = %v", c.in, got)
+		}
+	}
+}
+
+func TestBound(t *testing.T) {
+	cases := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcdef", 3, "abc"},
+		{"aü", 2, "a"},
+		{"a\xffb", 5, "ab"},
+	}
+	for _, c := range cases {
+		if got := bound(c.in, c.n); got != c.want {
+			t.Errorf("bound(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}

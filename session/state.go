@@ -1,0 +1,85 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxDataSize caps the encoded state of one session, both when it is saved
+// and when it is decoded, so a stored record never makes the server do
+// unbounded work.
+const MaxDataSize = 64 << 10
+
+const (
+	maxUserAgent = 256
+	maxIP        = 64
+)
+
+// state is what a session keeps in Record.Data, as compact JSON. Times are
+// Unix seconds.
+type state struct {
+	Created  int64             `json:"c"`
+	AuthAt   int64             `json:"a,omitempty"`
+	LastSeen int64             `json:"l"`
+	IP       string            `json:"ip,omitempty"`
+	UA       string            `json:"ua,omitempty"`
+	Remember bool              `json:"r,omitempty"`
+	Values   map[string]string `json:"v,omitempty"`
+	Flashes  []string          `json:"f,omitempty"`
+}
+
+func (st *state) encode() ([]byte, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("session: encode: %w", err)
+	}
+	if len(b) > MaxDataSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded, limit %d", ErrTooLarge, len(b), MaxDataSize)
+	}
+	return b, nil
+}
+
+// decodeState parses stored session data. Oversized or malformed input is an
+// error wrapping ErrInvalidData, never a panic.
+func decodeState(b []byte) (state, error) {
+	var st state
+	if len(b) > MaxDataSize {
+		return state{}, fmt.Errorf("%w: %d bytes", ErrInvalidData, len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return state{}, fmt.Errorf("%w: %v", ErrInvalidData, err)
+	}
+	if dec.More() {
+		return state{}, fmt.Errorf("%w: trailing data", ErrInvalidData)
+	}
+	if st.Created <= 0 || st.LastSeen <= 0 || st.AuthAt < 0 {
+		return state{}, fmt.Errorf("%w: missing times", ErrInvalidData)
+	}
+	return st, nil
+}
+
+func unix(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
+// bound truncates s to at most n bytes at a rune boundary, dropping invalid
+// UTF-8 first.
+func bound(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
