@@ -37,7 +37,14 @@ type PoolOption func(*Pool)
 
 // WithWorkers sets the number of concurrent hashes; n < 1 means
 // runtime.NumCPU().
-func WithWorkers(n int) PoolOption { return func(p *Pool) { p.sem = make(chan struct{}, n) } }
+func WithWorkers(n int) PoolOption {
+	return func(p *Pool) {
+		if n < 1 {
+			n = runtime.NumCPU()
+		}
+		p.sem = make(chan struct{}, n)
+	}
+}
 
 // WithMaxWait sets the longest a caller waits for a worker; d <= 0 means
 // DefaultMaxWait.
@@ -58,7 +65,7 @@ func NewPool(h *Hasher, opts ...PoolOption) *Pool {
 	for _, o := range opts {
 		o(p)
 	}
-	if p.sem == nil || cap(p.sem) < 1 {
+	if p.sem == nil {
 		p.sem = make(chan struct{}, runtime.NumCPU())
 	}
 	if p.maxWait <= 0 {
