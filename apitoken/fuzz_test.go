@@ -74,4 +74,3 @@ func FuzzParseJWKS(f *testing.F) {
 		}
 	})
 }
-

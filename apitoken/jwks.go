@@ -40,16 +40,11 @@ func JWKS(keys []PublicKey) ([]byte, error) {
 	if len(keys) > MaxJWKSKeys {
 		return nil, fmt.Errorf("%w: more than %d keys", ErrJWKS, MaxJWKSKeys)
 	}
+	if err := checkPublicKeys(keys); err != nil {
+		return nil, err
+	}
 	set := jwkSet{Keys: make([]jwk, 0, len(keys))}
-	seen := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		if err := checkPublicKey(k); err != nil {
-			return nil, err
-		}
-		if seen[k.ID] {
-			return nil, fmt.Errorf("%w: duplicate key id", ErrJWKS)
-		}
-		seen[k.ID] = true
 		set.Keys = append(set.Keys, jwk{
 			Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.Key),
 			Kid: k.ID, Use: "sig", Alg: "EdDSA",

@@ -136,18 +136,28 @@ func NewStaticKeys(signing SigningKey, older ...PublicKey) (*StaticKeys, error) 
 		return nil, err
 	}
 	pub := []PublicKey{signing.Public()}
-	seen := map[string]bool{signing.ID: true}
 	for _, k := range older {
-		if err := checkPublicKey(k); err != nil {
-			return nil, err
-		}
-		if seen[k.ID] {
-			return nil, fmt.Errorf("%w: duplicate key id", ErrBadKey)
-		}
-		seen[k.ID] = true
 		pub = append(pub, PublicKey{ID: k.ID, Key: append(ed25519.PublicKey(nil), k.Key...)})
 	}
+	if err := checkPublicKeys(pub); err != nil {
+		return nil, err
+	}
 	return &StaticKeys{signing: signing, public: pub}, nil
+}
+
+// checkPublicKeys checks every key and that no key id is used twice.
+func checkPublicKeys(keys []PublicKey) error {
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if err := checkPublicKey(k); err != nil {
+			return err
+		}
+		if seen[k.ID] {
+			return fmt.Errorf("%w: duplicate key id", ErrBadKey)
+		}
+		seen[k.ID] = true
+	}
+	return nil
 }
 
 // SigningKey returns the signing key. It implements [KeySource].
