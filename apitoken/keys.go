@@ -57,6 +57,7 @@ type KeySource interface {
 // Implementations must compare ids exactly, return [ErrUnknownKey] (possibly
 // wrapped) when the id is not known, and be safe for concurrent use.
 type KeyLookup interface {
+	// PublicKey returns the Ed25519 public key whose id is exactly kid.
 	PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error)
 }
 

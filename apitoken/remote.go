@@ -156,6 +156,8 @@ func isLoopback(host string) bool {
 // PublicKey returns the key with id kid, fetching the key set first if it
 // has never been fetched, has expired, or lacks kid and the minimum refresh
 // interval has passed since the last fetch. It implements [KeyLookup].
+// A fetch is shared by all callers, so it runs under the key set's own
+// context (see [NewRemoteKeySet]) and a 10 second timeout, not under ctx.
 func (r *RemoteKeySet) PublicKey(_ context.Context, kid string) (ed25519.PublicKey, error) {
 	if key, ok, fetch := r.cached(kid); !fetch {
 		if ok {
