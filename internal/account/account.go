@@ -43,6 +43,9 @@ var (
 	// ErrDisabled is returned by operations on behalf of a disabled user
 	// (such as a password change from a session that outlived the disabling).
 	ErrDisabled = errors.New("account: account disabled")
+	// ErrBusy means the password hasher had no worker free in time (it
+	// wraps password.ErrBusy too). The app answers 503 with Retry-After.
+	ErrBusy = errors.New("account: busy")
 )
 
 // Role is a named set of permissions held by a user.

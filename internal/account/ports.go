@@ -77,8 +77,10 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]Event, error)
 }
 
-// PasswordHasher hashes and verifies passwords. The password package's
-// worker pool implements it.
+// PasswordHasher hashes and verifies passwords. *password.Pool implements
+// it as is. An error wrapping password.ErrBusy (no worker free in time) is
+// reported by the service as [ErrBusy]; any other Verify error is a failed
+// verification.
 type PasswordHasher interface {
 	// Hash returns the encoded (PHC string) hash of pw.
 	Hash(ctx context.Context, pw string) (string, error)
@@ -87,12 +89,13 @@ type PasswordHasher interface {
 	// should be replaced by Hash(pw).
 	Verify(ctx context.Context, pw, encoded string) (needsRehash bool, err error)
 	// VerifyDummy does the same work as a Verify against a real hash and
-	// discards the result, so that an unknown account costs as much time
-	// as a known one.
-	VerifyDummy(ctx context.Context, pw string)
+	// always fails (with password.ErrMismatch, or password.ErrBusy), so that
+	// an unknown account costs as much time as a known one.
+	VerifyDummy(ctx context.Context, pw string) error
 }
 
 // PasswordPolicy decides whether a new password is acceptable.
+// password.Policy implements it as is.
 type PasswordPolicy interface {
 	// Check returns nil if pw is acceptable for the account with this email,
 	// or an error whose message is shown to the user (see [PolicyMessage]).

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/password"
 )
 
 // Config holds the dependencies of a [Service].
@@ -48,6 +50,16 @@ func NewService(c Config) *Service {
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
+
+// wrap adds op to err, and ErrBusy when the hasher was busy.
+func wrap(op string, err error) error {
+	if errors.Is(err, password.ErrBusy) {
+		return fmt.Errorf("%w: %s: %w", ErrBusy, op, err)
+	}
+	return fmt.Errorf("account: %s: %w", op, err)
+}
+
+func isBusy(err error) bool { return errors.Is(err, password.ErrBusy) }
 
 // Record sanitizes e, fills At with the current time if it is zero, and
 // appends it to the audit trail. The app uses it for events it detects
@@ -139,7 +151,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (Regis
 	// the same.
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return Registration{}, fmt.Errorf("account: register: %w", err)
+		return Registration{}, wrap("register", err)
 	}
 	now := s.clock()
 	u, err := s.users.CreateUser(ctx, NewUser{
@@ -203,39 +215,42 @@ func PolicyMessage(err error) string {
 // password, or a disabled account (refused only after the password was
 // verified, so that timing reveals nothing). The reason goes into the audit
 // event's detail only. On success, a hash with outdated parameters is
-// replaced by a fresh one. A cancelled ctx returns ctx.Err().
+// replaced by a fresh one (compare-and-swap, so a concurrent password change
+// wins). A cancelled ctx returns ctx.Err(); a busy hasher returns an error
+// wrapping [ErrBusy], on the known and unknown paths alike.
 func (s *Service) Authenticate(ctx context.Context, email, password string, m Meta) (User, error) {
-	fail := func(userID int64, reason string) (User, error) {
+	fail := func(userID int64, reason string, verr error) (User, error) {
 		if err := ctx.Err(); err != nil {
 			return User{}, err
+		}
+		if isBusy(verr) {
+			s.record(ctx, m, EventLoginFailure, OutcomeError, userID, 0, "password hasher busy")
+			return User{}, wrap("authenticate", verr)
 		}
 		s.record(ctx, m, EventLoginFailure, OutcomeFailure, userID, 0, reason)
 		return User{}, ErrInvalidCredentials
 	}
 	if len(password) > MaxPasswordBytes {
-		s.hasher.VerifyDummy(ctx, "")
-		return fail(0, "password too long")
+		return fail(0, "password too long", s.hasher.VerifyDummy(ctx, ""))
 	}
 	_, key, err := ParseEmail(email)
 	if err != nil {
-		s.hasher.VerifyDummy(ctx, password)
 		// The typed text is not logged: it may be a mistyped password.
-		return fail(0, "malformed email")
+		return fail(0, "malformed email", s.hasher.VerifyDummy(ctx, password))
 	}
 	c, err := s.users.CredentialsByEmailKey(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		s.hasher.VerifyDummy(ctx, password)
-		return fail(0, "unknown email "+key)
+		return fail(0, "unknown email "+key, s.hasher.VerifyDummy(ctx, password))
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("account: authenticate: %w", err)
 	}
 	needsRehash, err := s.hasher.Verify(ctx, password, c.PasswordHash)
 	if err != nil {
-		return fail(c.User.ID, "wrong password: "+err.Error())
+		return fail(c.User.ID, "wrong password: "+err.Error(), err)
 	}
 	if c.User.Disabled() {
-		return fail(c.User.ID, "account disabled")
+		return fail(c.User.ID, "account disabled", nil)
 	}
 	detail := ""
 	if needsRehash {
@@ -282,12 +297,21 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, new
 	} else if newPassword == current {
 		verr.add(FieldNewPassword, "Choose a password different from the current one.")
 	}
+	var err2 error
 	if len(current) > MaxPasswordBytes {
-		s.hasher.VerifyDummy(ctx, "")
-		verr.add(FieldCurrentPassword, "The current password is not correct.")
-	} else if _, err := s.hasher.Verify(ctx, current, c.PasswordHash); err != nil {
+		err2 = s.hasher.VerifyDummy(ctx, "")
+		if err2 == nil {
+			err2 = errTooLong
+		}
+	} else {
+		_, err2 = s.hasher.Verify(ctx, current, c.PasswordHash)
+	}
+	if err2 != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return User{}, cerr
+		}
+		if isBusy(err2) {
+			return User{}, wrap("change password", err2)
 		}
 		verr.add(FieldCurrentPassword, "The current password is not correct.")
 	}
@@ -298,7 +322,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, new
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
-		return User{}, fmt.Errorf("account: change password: %w", err)
+		return User{}, wrap("change password", err)
 	}
 	now := s.clock()
 	if err := s.users.SetPasswordHash(ctx, userID, hash, now, true); err != nil {
@@ -481,7 +505,7 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUserInput, m Meta) (U
 	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
-		return User{}, fmt.Errorf("account: create user: %w", err)
+		return User{}, wrap("create user", err)
 	}
 	now := s.clock()
 	nu := NewUser{Email: email, EmailKey: key, DisplayName: name, PasswordHash: hash, Roles: []Role{RoleUser}, Now: now}
