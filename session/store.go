@@ -27,7 +27,8 @@ var (
 
 // Record is what a Store keeps for one session.
 type Record struct {
-	// UserID is the signed-in user, or "" for an anonymous session.
+	// UserID is the signed-in user, or "" for an anonymous session. It is
+	// valid UTF-8 without NUL bytes (SQL text columns cannot hold NUL).
 	UserID string
 	// Data is the session's encoded state; stores treat it as opaque bytes.
 	Data []byte

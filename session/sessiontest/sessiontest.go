@@ -287,7 +287,7 @@ func testLargeData(t *testing.T, s session.Store, cfg *config) {
 }
 
 func testOddUserIDs(t *testing.T, s session.Store, cfg *config) {
-	for _, uid := range []string{"42", "user:1", "ü-ñ-✓", "' OR 1=1 --", "a\x00b", "{tag}", "a b*?[x]"} {
+	for _, uid := range []string{"42", "user:1", "ü-ñ-✓", "' OR 1=1 --", "{tag}", "a b*?[x]"} {
 		id := NewID()
 		want := session.Record{UserID: uid, Data: []byte(uid), Expiry: cfg.now().Add(time.Hour)}
 		mustSave(t, s, id, want)
