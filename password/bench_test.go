@@ -30,6 +30,26 @@ func BenchmarkVerifyDummy(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifySmall verifies one small-work fixture of every format:
+// the per-format overhead beyond the work factor.
+func BenchmarkVerifySmall(b *testing.B) {
+	h := mustHasher(b, WithLimits(importLimits))
+	seen := map[Format]bool{}
+	for _, f := range mustFixtures(b) {
+		if f.Realistic || seen[f.Format] {
+			continue
+		}
+		seen[f.Format] = true
+		b.Run(string(f.Format), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := h.Verify(f.Password, f.Hash); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkVerifyFixtures verifies the realistic-default fixture of each
 // format (the library defaults of testdata/gen_legacy.py).
 func BenchmarkVerifyFixtures(b *testing.B) {

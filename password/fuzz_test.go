@@ -33,10 +33,7 @@ func checkErr(t *testing.T, err error) {
 
 func FuzzIdentify(f *testing.F) {
 	addSeeds(f)
-	h, err := NewHasher(WithParams(fastParams), WithLimits(fuzzLimits), WithWerkzeugDefaultIterations(10))
-	if err != nil {
-		f.Fatal(err)
-	}
+	h := mustHasher(f, WithParams(fastParams), WithLimits(fuzzLimits), WithWerkzeugDefaultIterations(10))
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := h.Identify(s)
 		checkErr(t, err)
@@ -48,10 +45,7 @@ func FuzzIdentify(f *testing.F) {
 
 func FuzzVerify(f *testing.F) {
 	addSeeds(f)
-	h, err := NewHasher(WithParams(fastParams), WithLimits(fuzzLimits), WithWerkzeugDefaultIterations(10))
-	if err != nil {
-		f.Fatal(err)
-	}
+	h := mustHasher(f, WithParams(fastParams), WithLimits(fuzzLimits), WithWerkzeugDefaultIterations(10))
 	f.Fuzz(func(t *testing.T, s string) {
 		_, err := h.Verify("correct horse battery staple", s)
 		checkErr(t, err)

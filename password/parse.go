@@ -270,6 +270,18 @@ var (
 	digestSHA512 = digest{"sha512", sha512.New, sha512.Size}
 )
 
+// parseIterations parses a PBKDF2 iteration count within the limit.
+func parseIterations(s string, lim Limits) (int, error) {
+	it, err := parseNum(s, "pbkdf2 iterations", uint64(lim.MaxPBKDF2Iterations))
+	if err != nil {
+		return 0, err
+	}
+	if it < 1 {
+		return 0, malformed("pbkdf2: zero iterations")
+	}
+	return int(it), nil
+}
+
 // parseWerkzeug parses pbkdf2:DIGEST[:ITER]$salt$hex and
 // scrypt[:N:r:p]$salt$hex. Werkzeug uses the salt string's UTF-8 bytes.
 func parseWerkzeug(s string, lim Limits, defaultIter int) (*parsed, error) {
@@ -307,14 +319,10 @@ func parseWerkzeug(s string, lim Limits, defaultIter int) (*parsed, error) {
 				return nil, tooExpensive("pbkdf2 iterations %d over limit %d", p.iter, lim.MaxPBKDF2Iterations)
 			}
 		} else {
-			it, err := parseNum(args[2], "pbkdf2 iterations", uint64(lim.MaxPBKDF2Iterations))
-			if err != nil {
+			var err error
+			if p.iter, err = parseIterations(args[2], lim); err != nil {
 				return nil, err
 			}
-			if it < 1 {
-				return nil, malformed("pbkdf2: zero iterations")
-			}
-			p.iter = int(it)
 		}
 	case "scrypt":
 		p.format, p.kdf, keyLen = FormatWerkzeugScrypt, kdfScrypt, 64
@@ -406,14 +414,10 @@ func parseDjangoPBKDF2(s string, lim Limits) (*parsed, error) {
 		d, p.format = digestSHA1, FormatDjangoPBKDF2SHA1
 	}
 	p.newHash = d.new
-	it, err := parseNum(parts[1], "pbkdf2 iterations", uint64(lim.MaxPBKDF2Iterations))
-	if err != nil {
+	var err error
+	if p.iter, err = parseIterations(parts[1], lim); err != nil {
 		return nil, err
 	}
-	if it < 1 {
-		return nil, malformed("pbkdf2: zero iterations")
-	}
-	p.iter = int(it)
 	if parts[2] == "" || len(parts[2]) > maxSaltLen {
 		return nil, malformed("django pbkdf2: salt length %d not in [1, %d]", len(parts[2]), maxSaltLen)
 	}
@@ -448,14 +452,10 @@ func parsePasslibPBKDF2(s string, lim Limits) (*parsed, error) {
 		return nil, unsupported("passlib pbkdf2 digest")
 	}
 	p.newHash = d.new
-	it, err := parseNum(parts[2], "pbkdf2 iterations", uint64(lim.MaxPBKDF2Iterations))
-	if err != nil {
+	var err error
+	if p.iter, err = parseIterations(parts[2], lim); err != nil {
 		return nil, err
 	}
-	if it < 1 {
-		return nil, malformed("pbkdf2: zero iterations")
-	}
-	p.iter = int(it)
 	if p.salt, err = decodeB64(ab64, parts[3], "pbkdf2 salt", 0, maxSaltLen); err != nil {
 		return nil, err
 	}
