@@ -134,7 +134,7 @@ func checkPasswordLen(pw string) error {
 }
 
 // Hash returns an argon2id PHC string for pw. The password is NFKC
-// normalized first (see the package documentation of Verify), never
+// normalized first (see Verify and docs/passwords.md), never
 // truncated or case-folded. It fails for an empty password or one longer
 // than MaxPasswordBytes. Hash does not apply a Policy.
 func (h *Hasher) Hash(pw string) (string, error) {

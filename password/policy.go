@@ -60,7 +60,9 @@ const (
 // PolicyError is returned by Policy.Check. Reason is a message fit to show
 // the user; it never contains the password. It wraps ErrPolicy.
 type PolicyError struct {
-	Rule   Rule
+	// Rule is the rule broken, for programs.
+	Rule Rule
+	// Reason is a sentence for the user, such as "Use at least 8 characters."
 	Reason string
 }
 
