@@ -116,11 +116,7 @@ func (b *MemoryBackoff) Fail(ctx context.Context, key string, p BackoffPolicy) (
 
 // Reset forgets the key's failures.
 func (b *MemoryBackoff) Reset(ctx context.Context, key string) error {
-	key = HashKey(key)
-	s := b.t.shard(key)
-	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
+	b.t.delete(key)
 	return nil
 }
 

@@ -104,6 +104,15 @@ func (t *table) shard(key string) *shard {
 	return &t.shards[maphash.String(t.seed, key)%shardCount]
 }
 
+// delete forgets key.
+func (t *table) delete(key string) {
+	key = HashKey(key)
+	s := t.shard(key)
+	s.mu.Lock()
+	delete(s.m, key)
+	s.mu.Unlock()
+}
+
 func (t *table) len() int {
 	n := 0
 	for i := range t.shards {
@@ -201,11 +210,7 @@ func (m *Memory) Peek(ctx context.Context, key string, limit Limit) (Result, err
 
 // Reset forgets key.
 func (m *Memory) Reset(ctx context.Context, key string) error {
-	key = HashKey(key)
-	s := m.t.shard(key)
-	s.mu.Lock()
-	delete(s.m, key)
-	s.mu.Unlock()
+	m.t.delete(key)
 	return nil
 }
 

@@ -52,6 +52,9 @@ func newConfig(opts []Option) config {
 	return c
 }
 
+// key returns the Redis key of a caller's key.
+func (c config) key(k string) string { return c.prefix + ratelimit.HashKey(k) }
+
 // nowArg returns the time argument of a script: the client's time in
 // microseconds, or "" to let the script read Redis TIME.
 func (c config) nowArg() string {
@@ -152,7 +155,12 @@ func (l *Limiter) Peek(ctx context.Context, key string, limit ratelimit.Limit) (
 
 // Reset forgets key.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
-	if err := l.client.Del(ctx, l.c.prefix+ratelimit.HashKey(key)).Err(); err != nil {
+	return reset(ctx, l.client, l.c.key(key))
+}
+
+// reset deletes a stored key.
+func reset(ctx context.Context, client redis.UniversalClient, key string) error {
+	if err := client.Del(ctx, key).Err(); err != nil {
 		return fmt.Errorf("redislimit: reset: %w", err)
 	}
 	return nil
@@ -167,7 +175,7 @@ func (l *Limiter) decide(ctx context.Context, key string, limit ratelimit.Limit,
 		n = 0
 	}
 	interval := max(limit.Interval()/time.Microsecond, 1)
-	v, err := gcraScript.Run(ctx, l.client, []string{l.c.prefix + ratelimit.HashKey(key)},
+	v, err := gcraScript.Run(ctx, l.client, []string{l.c.key(key)},
 		l.c.nowArg(), int64(interval), limit.BurstSize(), n).Int64Slice()
 	if err != nil {
 		return res, fmt.Errorf("redislimit: %w", err)
@@ -208,10 +216,7 @@ func (b *Backoff) Fail(ctx context.Context, key string, p ratelimit.BackoffPolic
 
 // Reset forgets the key's failures.
 func (b *Backoff) Reset(ctx context.Context, key string) error {
-	if err := b.client.Del(ctx, b.c.prefix+ratelimit.HashKey(key)).Err(); err != nil {
-		return fmt.Errorf("redislimit: reset: %w", err)
-	}
-	return nil
+	return reset(ctx, b.client, b.c.key(key))
 }
 
 func (b *Backoff) run(ctx context.Context, key string, p ratelimit.BackoffPolicy, fail string) (ratelimit.BackoffStatus, error) {
@@ -219,7 +224,7 @@ func (b *Backoff) run(ctx context.Context, key string, p ratelimit.BackoffPolicy
 		return ratelimit.BackoffStatus{}, err
 	}
 	us := func(d time.Duration) int64 { return int64(d / time.Microsecond) }
-	v, err := backoffScript.Run(ctx, b.client, []string{b.c.prefix + ratelimit.HashKey(key)},
+	v, err := backoffScript.Run(ctx, b.client, []string{b.c.key(key)},
 		b.c.nowArg(), fail, p.Free, us(p.Base), us(p.Max), us(p.Forget)).Int64Slice()
 	if err != nil {
 		return ratelimit.BackoffStatus{}, fmt.Errorf("redislimit: %w", err)
