@@ -10,7 +10,8 @@ import (
 const (
 	shardCount = 64
 	// DefaultMaxKeys is the default bound on the keys a memory store holds:
-	// about 35 MB in the worst case (keys of MaxKeyLen bytes or more).
+	// about 45 MB measured in the worst case (keys of MaxKeyLen bytes or
+	// more, all live).
 	DefaultMaxKeys = 1 << 18
 	// sweepGap is the least time between two full sweeps of one shard.
 	sweepGap = int64(time.Second)
