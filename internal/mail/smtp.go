@@ -57,7 +57,7 @@ const (
 	// DefaultSMTPTimeout bounds connecting to the relay and each command.
 	DefaultSMTPTimeout = 30 * time.Second
 	// MaxSMTPURLLen is the longest SMTP URL ParseSMTPURL accepts.
-	MaxSMTPURLLen = 2048
+	MaxSMTPURLLen  = 2048
 	minSMTPTimeout = time.Second
 	maxSMTPTimeout = 5 * time.Minute
 )

@@ -147,7 +147,7 @@ func Render(name string, data any) (Message, error) {
 	}
 	m := Message{
 		Subject: strings.Join(strings.Fields(subj.String()), " "),
-		Text:    strings.TrimLeft(text.String(), "\n"),
+		Text:    strings.TrimSpace(text.String()) + "\n",
 		HTML:    html.String(),
 	}
 	return m, nil
