@@ -228,6 +228,9 @@ func parsePrefixes(v string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// errHelp is returned when --help was asked for; the flags were printed.
+var errHelp = errors.New("help requested")
+
 // envName turns a setting name into its environment variable.
 func envName(name string) string { return "GATEHOUSE_" + name }
 
@@ -237,6 +240,13 @@ func flagName(name string) string { return strings.ToLower(strings.ReplaceAll(na
 // ParseConfig reads the settings from args (flags) and getenv, applying
 // defaults, and validates them. Remaining positional arguments are returned.
 func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
+	return parseConfig(args, getenv, stderr, true)
+}
+
+// parseConfig is ParseConfig; with strict false, the settings that only
+// weaken a running server (http base URL, long lifetimes…) are not refused,
+// so administration commands work with just the database and keys settings.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer, strict bool) (*Config, []string, error) {
 	c := &Config{set: map[string]bool{}}
 	values := map[string]string{}
 	for _, s := range settings {
@@ -263,21 +273,24 @@ func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		}
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, errHelp
+		}
+		return nil, nil, &UsageError{Msg: err.Error()}
 	}
 	for _, s := range settings {
 		if err := s.apply(c, values[s.name]); err != nil {
 			return nil, nil, fmt.Errorf("setting %s (--%s): %w", envName(s.name), flagName(s.name), err)
 		}
 	}
-	if err := c.complete(); err != nil {
+	if err := c.complete(strict); err != nil {
 		return nil, nil, err
 	}
 	return c, fs.Args(), nil
 }
 
 // complete fills derived defaults and checks the settings against each other.
-func (c *Config) complete() error {
+func (c *Config) complete(strict bool) error {
 	if c.KeysFile == "" {
 		dir := "."
 		if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && p != "" && p != ":memory:" {
@@ -312,7 +325,7 @@ func (c *Config) complete() error {
 	if c.RememberFor < c.SessionLifetime {
 		bad("REMEMBER_FOR", "remember-me (%s) is shorter than an ordinary session (%s)", c.RememberFor, c.SessionLifetime)
 	}
-	if !c.Dev {
+	if !c.Dev && strict {
 		// A production start refuses settings that weaken security.
 		if c.BaseURL.Scheme != "https" {
 			bad("BASE_URL", "%s is plain http: cookies would travel unencrypted and could not be __Host- cookies; use an https URL, or --dev on your own machine", c.BaseURL)

@@ -19,3 +19,24 @@ type AdminUser struct {
 	Disabled      bool
 	CreatedAt     time.Time
 }
+
+// Sessions is the data of the sessions page.
+type Sessions struct {
+	Sessions []SessionRow
+	// CanList is false for stores that cannot list sessions (encrypted
+	// cookies); CurrentOnly then describes this session.
+	CanList     bool
+	CurrentOnly SessionRow
+}
+
+// SessionRow is one session of the user.
+type SessionRow struct {
+	Handle    string
+	Browser   string
+	OS        string
+	IP        string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	Current   bool
+	Remember  bool
+}

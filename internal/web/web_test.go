@@ -14,6 +14,7 @@ func TestRenderEveryPage(t *testing.T) {
 	}
 	user := &UserView{ID: 1, Email: "a@example.com", IsAdmin: true}
 	sample := map[string]any{
+		"sessions":    Sessions{CanList: true, Sessions: []SessionRow{{Handle: "h", Browser: "Firefox", Current: true}}},
 		"admin_users": AdminUsers{Users: []AdminUser{{ID: 1, Email: "a@example.com"}, {ID: 2, Email: "<b>@example.com", Disabled: true}}},
 	}
 	for name := range r.pages {

@@ -1,0 +1,122 @@
+// Package app wires Gatehouse together: configuration, the HTTP server, its
+// routes and handlers, and the administration commands. Only cmd/gatehouse
+// imports it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// Version is the release, set at build time with
+// -ldflags "-X github.com/gatehouse/gatehouse/internal/app.Version=v1.2.3".
+var Version = "dev"
+
+// UsageError is an error in the command line; main exits with status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+const usage = `Usage:
+  gatehouse [settings] [serve]                         run the server (the default)
+  gatehouse [settings] migrate                         apply database migrations
+  gatehouse [settings] user create --email E [--admin] [--verified]
+                                                       create a user; the password is read from stdin
+  gatehouse [settings] user list [--search S]
+  gatehouse [settings] user disable E | enable E
+  gatehouse [settings] user revoke-sessions E          end every session and token of the user
+  gatehouse [settings] user reset-2fa E                turn off the user's second factor
+  gatehouse [settings] keys list | rotate | retire ID
+  gatehouse version
+
+Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
+run 'gatehouse --help' for the list.
+`
+
+// splitCommand separates the settings flags from the command and its own
+// arguments. Settings may come before the command (and, for serve and
+// migrate, after it too).
+func splitCommand(args []string) (cmd string, global, rest []string) {
+	valued := map[string]bool{}
+	for _, s := range settings {
+		valued[flagName(s.name)] = !s.boolean
+	}
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") || !valued[name] {
+			i++
+			continue
+		}
+		i += 2
+	}
+	if i > len(args) {
+		i = len(args)
+	}
+	global = args[:i]
+	if i < len(args) && args[i] != "--" {
+		cmd, rest = args[i], args[i+1:]
+	} else {
+		cmd = "serve"
+	}
+	if (cmd == "serve" || cmd == "migrate") && len(rest) > 0 {
+		global = append(append([]string{}, global...), rest...)
+		rest = nil
+	}
+	return cmd, global, rest
+}
+
+// Run runs one gatehouse command with the given arguments and environment.
+// It returns when the command is done or, for serve, when ctx is cancelled
+// and the server has shut down gracefully. Tests call it directly.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, global, rest := splitCommand(args)
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "gatehouse", version())
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cfg, extra, err := parseConfig(global, getenv, stderr, cmd == "serve")
+	if err != nil {
+		if errors.Is(err, errHelp) {
+			fmt.Fprint(stderr, usage)
+			return nil
+		}
+		return err
+	}
+	if len(extra) > 0 {
+		return &UsageError{Msg: fmt.Sprintf("unexpected argument %q\n\n%s", extra[0], usage)}
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, stdout, stderr)
+	case "migrate":
+		return migrateCommand(ctx, cfg, stdout, stderr)
+	case "user":
+		return userCommand(ctx, cfg, rest, stdin, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, cfg, rest, stdout, stderr)
+	}
+	return &UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
+}
+
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return Version
+}

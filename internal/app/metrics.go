@@ -1,0 +1,146 @@
+package app
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/password"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus series of one instance, on their own registry
+// and their own listener (METRICS_ADDR), never on the public port.
+type metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	durations  *prometheus.HistogramVec
+	signins    *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
+	hashWait   prometheus.Histogram
+	hashDenied prometheus.Counter
+	storeErrs  *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "status"})
+	m.durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gatehouse_http_request_duration_seconds", Help: "HTTP request durations by route.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route"})
+	m.signins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_signins_total", Help: "Sign-in attempts that verified a password, by outcome.",
+	}, []string{"outcome"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_ratelimit_refusals_total", Help: "Requests refused by a rate limit or backoff, by limit.",
+	}, []string{"limit"})
+	m.hashWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "gatehouse_hash_pool_wait_seconds", Help: "Time spent waiting for a password hashing worker.",
+		Buckets: []float64{.0005, .001, .005, .01, .05, .1, .25, .5, 1, 2, 5},
+	})
+	m.hashDenied = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_hash_pool_rejections_total", Help: "Hashing requests that waited too long and got 503.",
+	})
+	m.storeErrs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_store_errors_total", Help: "Failures of a backing store, by store.",
+	}, []string{"store"})
+	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.storeErrs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// watchPool exports the hashing pool's queue length.
+func (m *metrics) watchPool(p *password.Pool) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_hash_pool_queue", Help: "Callers waiting for a password hashing worker.",
+	}, func() float64 { return float64(p.QueueLen()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_hash_pool_workers", Help: "Password hashing workers.",
+	}, func() float64 { return float64(p.Workers()) }))
+}
+
+// watchSessions exports the number of active sessions, counted by a
+// function the store provides (refreshed at most once a minute).
+func (m *metrics) watchSessions(count func() (int, bool)) {
+	var last float64
+	var at time.Time
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_active_sessions", Help: "Unexpired sessions in the session store (-1 when the store cannot count).",
+	}, func() float64 {
+		if time.Since(at) > time.Minute {
+			if n, ok := count(); ok {
+				last = float64(n)
+			} else {
+				last = -1
+			}
+			at = time.Now()
+		}
+		return last
+	}))
+}
+
+func (m *metrics) observeHashWait(waited time.Duration, admitted bool) {
+	m.hashWait.Observe(waited.Seconds())
+	if !admitted {
+		m.hashDenied.Inc()
+	}
+}
+
+func (m *metrics) signin(outcome string)    { m.signins.WithLabelValues(outcome).Inc() }
+func (m *metrics) rateLimited(limit string) { m.refusals.WithLabelValues(limit).Inc() }
+func (m *metrics) storeError(store string)  { m.storeErrs.WithLabelValues(store).Inc() }
+
+// handler serves the metrics.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observeRequest counts a finished request under a bounded route label.
+func (d *deps) observeRequest(r *http.Request, status int, dur time.Duration) {
+	route := routeLabel(r.Method, r.URL.Path)
+	d.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	d.metrics.durations.WithLabelValues(route).Observe(dur.Seconds())
+}
+
+// knownRoutes are the paths that get their own label; everything else is
+// "other", so attackers cannot grow the series without bound.
+var knownRoutes = map[string]bool{
+	"/": true, "/register": true, "/login": true, "/login/2fa": true, "/logout": true, "/dashboard": true,
+	"/account": true, "/account/password": true, "/account/email": true, "/account/sessions": true,
+	"/account/sessions/revoke": true, "/account/sessions/revoke-others": true, "/account/2fa": true,
+	"/account/2fa/totp/setup": true, "/account/2fa/totp/confirm": true, "/account/2fa/disable": true,
+	"/account/2fa/recovery-codes": true, "/account/activity": true, "/account/avatar": true,
+	"/password/forgot": true, "/password/reset": true, "/verify-email": true, "/verify-email/resend": true,
+	"/admin/users": true, "/admin/audit": true, "/dev/outbox": true, "/healthz": true, "/readyz": true,
+	"/api/v1/token": true, "/api/v1/token/refresh": true, "/api/v1/token/revoke": true, "/api/v1/me": true,
+	"/.well-known/jwks.json": true, "/account/email/confirm": true,
+}
+
+func routeLabel(method, path string) string {
+	switch {
+	case knownRoutes[path]:
+	case strings.HasPrefix(path, "/admin/users/"):
+		path = "/admin/users/{id}/" + path[strings.LastIndexByte(path, '/')+1:]
+		if !strings.HasSuffix(path, "/disable") && !strings.HasSuffix(path, "/enable") && !strings.HasSuffix(path, "/revoke-sessions") && !strings.HasSuffix(path, "/reset-2fa") {
+			path = "/admin/users/{id}/other"
+		}
+	case strings.HasPrefix(path, "/static/"):
+		path = "/static/"
+	case strings.HasPrefix(path, "/avatars/"):
+		path = "/avatars/{id}"
+	default:
+		path = "other"
+	}
+	switch method {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		method = "OTHER"
+	}
+	return method + " " + path
+}
