@@ -62,6 +62,8 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
+	case "import":
+		return importCommand(ctx, cfg, args, stdout, stderr)
 	case "create":
 		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 		fs.SetOutput(stderr)

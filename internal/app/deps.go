@@ -18,7 +18,9 @@ import (
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/realip"
 	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/session/cookiestore"
 	"github.com/gatehouse/gatehouse/session/memstore"
+	"github.com/gatehouse/gatehouse/store/redisstore"
 	"github.com/gatehouse/gatehouse/store/sqlstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -42,6 +44,10 @@ type deps struct {
 	redis    *redis.Client
 	ips      *realip.Resolver
 	guard    *guard
+	tf       *twoFactor
+	email    *emailFeature
+	api      *apiFeature
+	avatars  *avatarFeature
 	metrics  *metrics
 	closers  []func() error
 }
@@ -126,6 +132,18 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
+	if d.tf, err = newTwoFactor(d); err != nil {
+		return nil, err
+	}
+	if d.email, err = newEmailFeature(d); err != nil {
+		return nil, err
+	}
+	if d.api, err = newAPIFeature(d); err != nil {
+		return nil, err
+	}
+	if d.avatars, err = newAvatarFeature(d); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -133,6 +151,10 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 	switch d.cfg.SessionStore {
 	case "memory":
 		return memstore.New(), nil
+	case "cookie":
+		return cookiestore.New(keyring.NewAEAD(d.keys, "session-cookie"))
+	case "redis":
+		return redisstore.New(d.redis, redisstore.Prefix("gatehouse:session:"))
 	default:
 		dialect := sqlstore.SQLite
 		if d.db.Dialect() == db.Postgres {

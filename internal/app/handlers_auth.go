@@ -136,7 +136,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := session.FromContext(r.Context())
-	if s.d.needsSecondFactor(u) {
+	need2FA, err := s.d.needsSecondFactor(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if need2FA {
 		s.startSecondFactor(w, r, sess, u, remember, next)
 		return
 	}

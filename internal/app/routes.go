@@ -34,6 +34,12 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /admin/users/{id}/enable", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminEnable)))
 	pages.Handle("POST /admin/users/{id}/revoke-sessions", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminRevokeSessions)))
 
+	auth := s.requireLogin
+	admin := func(h http.Handler) http.Handler { return s.requireRole(account.RoleAdmin, h) }
+	s.routes2FA(pages, auth)
+	s.routesEmail(pages, auth)
+	s.routesActivity(pages, auth, admin)
+
 	browser := s.headers.Handler(s.d.sessions.Handler(s.loadUser(s.formGuard(s.withErrorPages(pages, s.csrf.Handler(pages))))))
 
 	root := http.NewServeMux()
@@ -41,6 +47,8 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", web.Static())))
 	root.Handle("/", browser)
+	s.routesAPI(root)
+	s.routesAvatar(pages, root, auth)
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.plainError(w, http.StatusInternalServerError) }
 	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(root))))

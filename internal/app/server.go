@@ -150,6 +150,7 @@ func (s *Server) page(r *http.Request, title string) *web.Page {
 	}
 	if u, ok := userFrom(r.Context()); ok {
 		p.User = userView(u)
+		p.User.AvatarURL = s.d.avatarURL(u)
 		if !u.EmailVerified() {
 			p.Banner = "Please confirm your email address: we sent you a link."
 		}
