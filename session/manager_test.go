@@ -736,3 +736,28 @@ func BenchmarkManagerLoad(b *testing.B) {
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }
+
+func FuzzHandlerCookie(f *testing.F) {
+	mem := memstore.New()
+	m, err := session.NewManager(mem, session.Logger(discard))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", strings.Repeat("A", session.TokenLen), "a=b; c", "\x00", strings.Repeat("_", 43)} {
+		f.Add(seed)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := session.FromContext(r.Context()).UserID(); u != "" {
+			panic("signed in by a fuzzed cookie: " + u)
+		}
+	}))
+	f.Fuzz(func(t *testing.T, v string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", "__Host-gatehouse="+v)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || mem.Len() != 0 {
+			t.Fatalf("status %d, %d records", w.Code, mem.Len())
+		}
+	})
+}
