@@ -72,8 +72,10 @@ type Event struct {
 	Detail string
 }
 
-// String renders the event as one log line: key=value pairs, values quoted
-// when they contain spaces. Sanitized events can never span two lines.
+// String renders the event as one log line of key=value pairs, values
+// quoted when they contain spaces. Text fields go through [Sanitize] (again,
+// so a stored backslash escape shows as `\\x0a`): no event, sanitized or not,
+// can span two lines.
 func (e Event) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "at=%s event=%s outcome=%s user=%d actor=%d ip=%s",

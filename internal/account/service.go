@@ -21,9 +21,9 @@ type Config struct {
 	Policy PasswordPolicy
 	// Now is the clock; nil means time.Now. Times are stored in UTC.
 	Now func() time.Time
-	// Log, if not nil, also receives every audit event as one log line at
-	// Info level (the sanitized [Event.String] form). Failing to store an
-	// audit event is logged at Error level.
+	// Log, if not nil, also receives every audit event (sanitized) at Info
+	// level, as a record with message "audit". Failing to store an audit
+	// event is logged at Error level.
 	Log *slog.Logger
 }
 
@@ -70,7 +70,10 @@ func (s *Service) Record(ctx context.Context, e Event) error {
 	}
 	e = SanitizeEvent(e)
 	if s.log != nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("event", e.String()))
+		s.log.LogAttrs(ctx, slog.LevelInfo, "audit",
+			slog.String("event", string(e.Name)), slog.String("outcome", string(e.Outcome)),
+			slog.Int64("user", e.UserID), slog.Int64("actor", e.ActorID),
+			slog.String("ip", e.IP), slog.String("ua", e.UserAgent), slog.String("detail", e.Detail))
 	}
 	// Audit must not be lost because the request was cancelled mid-way.
 	ctx = context.WithoutCancel(ctx)
@@ -132,32 +135,14 @@ type Registration struct {
 // a failed "register" audit event for the existing account and returns a
 // Registration with Existing set and a nil error.
 func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (Registration, error) {
-	var verr ValidationError
-	email, key, err := ParseEmail(in.Email)
+	// Hashed before knowing whether the address is taken, so both paths
+	// cost the same.
+	nu, err := s.newUser(ctx, "register", in.Email, in.Password, in.DisplayName)
 	if err != nil {
-		verr.add(FieldEmail, "Enter a valid email address.")
-	}
-	name, err := ParseDisplayName(in.DisplayName)
-	if err != nil {
-		verr.add(FieldDisplayName, fmt.Sprintf("Use at most %d characters, without control characters.", MaxDisplayNameRunes))
-	}
-	if err := s.checkPolicy(in.Password, email); err != nil {
-		verr.add(FieldPassword, PolicyMessage(err))
-	}
-	if err := verr.orNil(); err != nil {
 		return Registration{}, err
 	}
-	// Hash before knowing whether the address is taken, so both paths cost
-	// the same.
-	hash, err := s.hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return Registration{}, wrap("register", err)
-	}
-	now := s.clock()
-	u, err := s.users.CreateUser(ctx, NewUser{
-		Email: email, EmailKey: key, DisplayName: name, PasswordHash: hash,
-		Roles: []Role{RoleUser}, Now: now,
-	})
+	key := nu.EmailKey
+	u, err := s.users.CreateUser(ctx, nu)
 	switch {
 	case errors.Is(err, ErrEmailTaken):
 		c, lerr := s.users.CredentialsByEmailKey(ctx, key)
@@ -171,6 +156,32 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, m Meta) (Regis
 	}
 	s.record(ctx, m, EventRegister, OutcomeSuccess, u.ID, 0, "")
 	return Registration{User: u}, nil
+}
+
+// newUser validates a new account's fields (a [*ValidationError] with
+// every invalid field) and hashes its password.
+func (s *Service) newUser(ctx context.Context, op, email, pw, displayName string) (NewUser, error) {
+	var verr ValidationError
+	email, key, err := ParseEmail(email)
+	if err != nil {
+		verr.add(FieldEmail, "Enter a valid email address.")
+	}
+	name, err := ParseDisplayName(displayName)
+	if err != nil {
+		verr.add(FieldDisplayName, fmt.Sprintf("Use at most %d characters, without control characters.", MaxDisplayNameRunes))
+	}
+	if err := s.checkPolicy(pw, email); err != nil {
+		verr.add(FieldPassword, PolicyMessage(err))
+	}
+	if err := verr.orNil(); err != nil {
+		return NewUser{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return NewUser{}, wrap(op, err)
+	}
+	return NewUser{Email: email, EmailKey: key, DisplayName: name, PasswordHash: hash,
+		Roles: []Role{RoleUser}, Now: s.clock()}, nil
 }
 
 // checkPolicy bounds the password before handing it to the policy.
@@ -488,32 +499,16 @@ type CreateUserInput struct {
 // an error wrapping [ErrEmailTaken]. Input is validated as in Register.
 // Audited as user.create.
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput, m Meta) (User, error) {
-	var verr ValidationError
-	email, key, err := ParseEmail(in.Email)
+	nu, err := s.newUser(ctx, "create user", in.Email, in.Password, in.DisplayName)
 	if err != nil {
-		verr.add(FieldEmail, "Enter a valid email address.")
-	}
-	name, err := ParseDisplayName(in.DisplayName)
-	if err != nil {
-		verr.add(FieldDisplayName, fmt.Sprintf("Use at most %d characters, without control characters.", MaxDisplayNameRunes))
-	}
-	if err := s.checkPolicy(in.Password, email); err != nil {
-		verr.add(FieldPassword, PolicyMessage(err))
-	}
-	if err := verr.orNil(); err != nil {
 		return User{}, err
 	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return User{}, wrap("create user", err)
-	}
-	now := s.clock()
-	nu := NewUser{Email: email, EmailKey: key, DisplayName: name, PasswordHash: hash, Roles: []Role{RoleUser}, Now: now}
+	key := nu.EmailKey
 	if in.Admin {
 		nu.Roles = []Role{RoleAdmin, RoleUser}
 	}
 	if in.Verified {
-		nu.EmailVerifiedAt = now
+		nu.EmailVerifiedAt = nu.Now
 	}
 	u, err := s.users.CreateUser(ctx, nu)
 	if err != nil {

@@ -1,7 +1,9 @@
 package account_test
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -438,4 +440,21 @@ func TestNewServicePanicsWithoutDeps(t *testing.T) {
 		}
 	}()
 	account.NewService(account.Config{})
+}
+
+func TestAuditLog(t *testing.T) {
+	var buf bytes.Buffer
+	d := mustOpenDB(t)
+	svc := account.NewService(account.Config{
+		Users: d.Users(), Audit: d.Audit(), Hasher: &fakeHasher{}, Policy: password.Policy{},
+		Log: slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	m := account.Meta{IP: "192.0.2.4", UserAgent: "x\nlevel=INFO msg=audit event=login.success user=1"}
+	if _, err := svc.Authenticate(ctx, "nobody@example.com", goodPassword, m); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "event=login.failure") || strings.Contains(lines[0], goodPassword) {
+		t.Fatalf("log = %q", buf.String())
+	}
 }
