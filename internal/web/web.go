@@ -73,7 +73,9 @@ type Renderer struct {
 
 // NewRenderer parses every page under templates/pages with the layout.
 func NewRenderer() (*Renderer, error) {
-	layout, err := template.New("layout").ParseFS(files, "templates/layout.html")
+	// Partials are small named templates that pages include; each feature
+	// keeps its own file there.
+	layout, err := template.New("layout").ParseFS(files, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: layout: %w", err)
 	}

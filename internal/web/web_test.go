@@ -13,10 +13,7 @@ func TestRenderEveryPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	user := &UserView{ID: 1, Email: "a@example.com", IsAdmin: true}
-	sample := map[string]any{
-		"sessions":    Sessions{CanList: true, Sessions: []SessionRow{{Handle: "h", Browser: "Firefox", Current: true}}},
-		"admin_users": AdminUsers{Users: []AdminUser{{ID: 1, Email: "a@example.com"}, {ID: 2, Email: "<b>@example.com", Disabled: true}}},
-	}
+	sample := samplePageData
 	for name := range r.pages {
 		t.Run(name, func(t *testing.T) {
 			for _, u := range []*UserView{nil, user} {
@@ -40,6 +37,13 @@ func TestRenderEveryPage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// samplePageData holds, per page name, data a page needs to render. Each
+// feature's _test.go file adds its pages in an init function.
+var samplePageData = map[string]any{
+	"sessions":    Sessions{CanList: true, Sessions: []SessionRow{{Handle: "h", Browser: "Firefox", Current: true}}},
+	"admin_users": AdminUsers{Users: []AdminUser{{ID: 1, Email: "a@example.com"}, {ID: 2, Email: "<b>@example.com", Disabled: true}}},
 }
 
 func TestRenderUnknownPage(t *testing.T) {
