@@ -190,8 +190,8 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
-// NewContext returns a copy of ctx carrying s, for tests of handlers.
-func NewContext(ctx context.Context, s *Session) context.Context {
+// newContext returns a copy of ctx carrying s.
+func newContext(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, ctxKey{}, s)
 }
 
@@ -210,7 +210,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			m.fail(w, r, err)
 			return
 		}
-		r = r.WithContext(NewContext(r.Context(), s))
+		r = r.WithContext(newContext(r.Context(), s))
 		rw := &responseWriter{ResponseWriter: w, m: m, r: r, s: s}
 		next.ServeHTTP(rw, r)
 		rw.commit()
