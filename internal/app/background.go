@@ -12,9 +12,6 @@ func (d *deps) startBackground(run func(name string, f func(context.Context) err
 	d.startMailWorker(run)
 }
 
-// startMailWorker starts the outbox delivery loop (feature_email.go).
-func (d *deps) startMailWorker(run func(name string, f func(context.Context) error)) {}
-
 // newLimiters returns the rate limit and backoff backends: in memory for one
 // instance, in Redis when instances share one (REDIS_URL).
 func (d *deps) newLimiters() (ratelimit.Backend, ratelimit.Backoff) {

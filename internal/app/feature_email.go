@@ -30,3 +30,6 @@ func (d *deps) afterPasswordChange(ctx context.Context, u account.User) {}
 // securityNotice mails the account's owner a notice of a security event,
 // such as "twofactor_enabled" or "twofactor_disabled".
 func (d *deps) securityNotice(ctx context.Context, u account.User, kind string) {}
+
+// startMailWorker starts the outbox delivery loop.
+func (d *deps) startMailWorker(run func(name string, f func(context.Context) error)) {}
