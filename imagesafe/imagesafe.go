@@ -20,7 +20,7 @@
 //
 //	ErrTooLarge          413  more than MaxBytes
 //	ErrUnsupportedType   415  empty input, or not PNG, JPEG or WebP by its bytes
-//	ErrTooManyPixels     422  wider than MaxWidth or taller than MaxHeight
+//	ErrTooManyPixels     422  wider than MaxWidth, taller than MaxHeight, or over MaxPixels
 //	ErrBadDimensions     422  a zero width or height
 //	ErrCorrupt           422  truncated or malformed image data
 //
@@ -35,11 +35,13 @@
 //
 // Decoding allocates memory in proportion to the pixel count, which the
 // limits bound before decoding starts: about 4 bytes a pixel for PNG and
-// WebP and 3 for baseline JPEG, and up to about 16 more for progressive
-// JPEG, whose decoder keeps every coefficient. At the default 4096x4096
-// limit one upload may therefore take from 64 MiB up to some 300 MiB for a
-// hostile progressive JPEG: servers should run a few Process calls at a
-// time at most (a semaphore) and may lower MaxWidth and MaxHeight.
+// WebP, 1.5 to 3 for baseline JPEG, and 7.5 to 15 for progressive JPEG,
+// whose decoder keeps every DCT coefficient. A progressive JPEG header of a
+// few hundred bytes that claims 4096x4096 makes the decoder allocate about
+// 120 MiB (4:2:0) to 240 MiB (4:4:4) before it finds the data missing.
+// Servers should therefore run only a few Process calls at a time (a
+// semaphore around it) and may lower MaxPixels (or MaxWidth and MaxHeight):
+// peak memory is about 15 bytes times MaxPixels per call.
 package imagesafe
 
 import (
@@ -67,7 +69,7 @@ var (
 	// PNG, JPEG or WebP header.
 	ErrUnsupportedType = errors.New("imagesafe: unsupported image type")
 	// ErrTooManyPixels means the header declares a width or height above
-	// Options.MaxWidth or Options.MaxHeight.
+	// Options.MaxWidth or Options.MaxHeight, or more than Options.MaxPixels.
 	ErrTooManyPixels = errors.New("imagesafe: image dimensions too large")
 	// ErrBadDimensions means the header declares a zero (or negative)
 	// width or height.
@@ -112,6 +114,9 @@ type Options struct {
 	// MaxWidth and MaxHeight are the largest pixel dimensions accepted
 	// (DefaultMaxWidth and DefaultMaxHeight, 4096).
 	MaxWidth, MaxHeight int
+	// MaxPixels is the largest width*height accepted; by default
+	// MaxWidth*MaxHeight. Lower it to bound the memory of one call.
+	MaxPixels int64
 	// OutputSize is the side of the square output (DefaultOutputSize, 256;
 	// at most MaxOutputSize). Smaller images are not enlarged: the output
 	// side is min(OutputSize, width, height).
@@ -131,6 +136,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxHeight <= 0 {
 		o.MaxHeight = DefaultMaxHeight
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = int64(o.MaxWidth) * int64(o.MaxHeight)
 	}
 	if o.OutputSize <= 0 {
 		o.OutputSize = DefaultOutputSize
@@ -271,6 +279,9 @@ func checkDims(w, h int64, opts Options) error {
 	}
 	if w > int64(opts.MaxWidth) || h > int64(opts.MaxHeight) {
 		return fmt.Errorf("%w: %dx%d is over %dx%d", ErrTooManyPixels, w, h, opts.MaxWidth, opts.MaxHeight)
+	}
+	if w*h > opts.MaxPixels {
+		return fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooManyPixels, w, h, opts.MaxPixels)
 	}
 	return nil
 }

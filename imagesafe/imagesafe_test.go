@@ -197,6 +197,9 @@ func TestProcess(t *testing.T) {
 		{"png claims 4097 wide", pngClaiming(4097, 10), Options{}, ErrTooManyPixels, "", 0, ""},
 		{"png claims 2^32-1", pngClaiming(0xffffffff, 1), Options{}, ErrTooManyPixels, "", 0, ""},
 		{"png over custom limit", png300x200, Options{MaxWidth: 100}, ErrTooManyPixels, "", 0, ""},
+		{"png over pixel budget", png300x200, Options{MaxPixels: 300*200 - 1}, ErrTooManyPixels, "", 0, ""},
+		{"png within pixel budget", png300x200, Options{MaxPixels: 300 * 200}, nil, ContentTypeJPEG, 200, "png"},
+		{"progressive jpeg header claiming 4096x4096", progressiveClaim(t, 4096, 4096), Options{MaxPixels: 1 << 20}, ErrTooManyPixels, "", 0, ""},
 		{"png zero width", pngClaiming(0, 10), Options{}, ErrBadDimensions, "", 0, ""},
 		{"png claims fit, data junk", pngClaiming(100, 100), Options{}, ErrCorrupt, "", 0, ""},
 		{"jpeg zero height", jpegZeroHeight(t), Options{}, ErrBadDimensions, "", 0, ""},
@@ -276,6 +279,21 @@ func jpegZeroHeight(t testing.TB) []byte {
 	}
 	b = append([]byte{}, b...)
 	b[i+5], b[i+6] = 0, 0 // length(2) precision(1) then height
+	return b
+}
+
+// progressiveClaim is a tiny progressive (SOF2) JPEG that claims w x h
+// pixels and carries almost no data.
+func progressiveClaim(t testing.TB, w, h int) []byte {
+	t.Helper()
+	b := append([]byte{}, mustJPEG(t, 16, 16)...)
+	i := bytes.Index(b, []byte{0xff, 0xc0})
+	b[i+1] = 0xc2
+	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
+	j := bytes.Index(b, []byte{0xff, 0xda})
+	n := int(binary.BigEndian.Uint16(b[j+2:]))
+	b[j+2+n-3], b[j+2+n-2] = 0, 0 // a DC-only first scan
 	return b
 }
 
@@ -364,9 +382,9 @@ func TestOptionsDefaults(t *testing.T) {
 	tests := []struct {
 		in, want Options
 	}{
-		{Options{}, Options{MaxBytes: DefaultMaxBytes, MaxWidth: 4096, MaxHeight: 4096, OutputSize: 256, JPEGQuality: 85}},
-		{Options{MaxBytes: -1, OutputSize: 1 << 20, JPEGQuality: 101}, Options{MaxBytes: DefaultMaxBytes, MaxWidth: 4096, MaxHeight: 4096, OutputSize: MaxOutputSize, JPEGQuality: 85}},
-		{Options{MaxBytes: 10, MaxWidth: 5, MaxHeight: 6, OutputSize: 7, JPEGQuality: 50, Format: FormatPNG}, Options{MaxBytes: 10, MaxWidth: 5, MaxHeight: 6, OutputSize: 7, JPEGQuality: 50, Format: FormatPNG}},
+		{Options{}, Options{MaxBytes: DefaultMaxBytes, MaxWidth: 4096, MaxHeight: 4096, MaxPixels: 4096 * 4096, OutputSize: 256, JPEGQuality: 85}},
+		{Options{MaxBytes: -1, OutputSize: 1 << 20, JPEGQuality: 101}, Options{MaxBytes: DefaultMaxBytes, MaxWidth: 4096, MaxHeight: 4096, MaxPixels: 4096 * 4096, OutputSize: MaxOutputSize, JPEGQuality: 85}},
+		{Options{MaxBytes: 10, MaxWidth: 5, MaxHeight: 6, MaxPixels: 20, OutputSize: 7, JPEGQuality: 50, Format: FormatPNG}, Options{MaxBytes: 10, MaxWidth: 5, MaxHeight: 6, MaxPixels: 20, OutputSize: 7, JPEGQuality: 50, Format: FormatPNG}},
 	}
 	for _, tt := range tests {
 		if got := tt.in.withDefaults(); got != tt.want {
