@@ -25,6 +25,7 @@ type Config struct {
 	SessionStore    string
 	RedisURL        string
 	KeysFile        string
+	KeysReload      time.Duration
 	SMTPURL         string
 	MailFrom        string
 	TLSCert         string
@@ -132,6 +133,7 @@ var settings = []setting{
 	}},
 	stringSetting("REDIS_URL", "", "redis://host:port/db, for sessions and rate limits", func(c *Config) *string { return &c.RedisURL }),
 	stringSetting("KEYS_FILE", "", "secret keys file (default: beside the SQLite database, or ./gatehouse.keys)", func(c *Config) *string { return &c.KeysFile }),
+	durationSetting("KEYS_RELOAD", "30s", "how often a running server re-reads the keys file", func(c *Config) *time.Duration { return &c.KeysReload }),
 	stringSetting("SMTP_URL", "", "smtp(s)://user:pass@host:port; empty: dev outbox", func(c *Config) *string { return &c.SMTPURL }),
 	stringSetting("MAIL_FROM", "", "sender address of outgoing mail (default: no-reply@ the base URL's host)", func(c *Config) *string { return &c.MailFrom }),
 	stringSetting("TLS_CERT", "", "certificate file: serve HTTPS directly", func(c *Config) *string { return &c.TLSCert }),

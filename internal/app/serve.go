@@ -66,7 +66,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	run("keys reload", func(ctx context.Context) error { return d.keyFile.Watch(ctx, 30*time.Second) })
+	run("keys reload", func(ctx context.Context) error { return d.keyFile.Watch(ctx, cfg.KeysReload) })
 	run("session sweeper", func(ctx context.Context) error { return d.sessions.RunSweeper(ctx, 5*time.Minute) })
 	d.startBackground(run)
 
