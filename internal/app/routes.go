@@ -46,6 +46,7 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	root.Handle("GET /readyz", http.HandlerFunc(s.readyz))
 	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", web.Static())))
+	root.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	root.Handle("/", browser)
 	s.routesAPI(root)
 	s.routesAvatar(pages, root, auth)
