@@ -160,7 +160,7 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 		if d.db.Dialect() == db.Postgres {
 			dialect = sqlstore.Postgres
 		}
-		st, err := sqlstore.New(d.db.Writer(), dialect)
+		st, err := sqlstore.New(d.db.Writer(), dialect, sqlstore.Reader(d.db.SQL()))
 		if err != nil {
 			return nil, err
 		}
@@ -203,6 +203,9 @@ func (d *deps) clientAddr(r *http.Request) netip.Addr {
 // sessionStoreFailed answers when the session store is unreachable: 503,
 // never a request that looks signed out (or in) by mistake.
 func (d *deps) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away; nothing failed
+	}
 	d.metrics.storeError("session")
 	logger(r.Context()).Error("session store failed", "err", err)
 	w.Header().Set("Retry-After", "5")

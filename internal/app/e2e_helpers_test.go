@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/account"
 	"io"
 	"net"
 	"net/http"
@@ -270,3 +271,7 @@ func (b *browser) cookie(name string) *http.Cookie {
 }
 
 func fmtUser(i int) string { return fmt.Sprintf("user%d@example.com", i) }
+
+func accountInput(email, pw string) account.CreateUserInput {
+	return account.CreateUserInput{Email: email, Password: pw, Verified: true}
+}

@@ -225,6 +225,9 @@ func (s *Server) plainError(w http.ResponseWriter, status int) {
 
 // unavailable answers 503 when a backend (database, Redis) failed.
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
 	logger(r.Context()).Error("backend unavailable", "err", err)
 	w.Header().Set("Retry-After", "5")
 	s.errorPage(w, r, http.StatusServiceUnavailable, "")

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -49,6 +50,25 @@ type DB struct {
 	read    *sql.DB // general pool: reads, and anything SQL() callers do
 	write   *sql.DB // SQLite: one connection, so writes queue in Go, not in SQLITE_BUSY
 	q       *queries
+	stmts   sync.Map // query text -> *sql.Stmt on the read pool
+}
+
+// readStmt returns a prepared statement for q on the read pool, preparing it
+// once. Hot lookups use it so that SQLite does not parse the same SQL on
+// every request.
+func (d *DB) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := d.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := d.read.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := d.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Option configures [Open].
@@ -207,6 +227,7 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close closes every pool.
 func (d *DB) Close() error {
+	d.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	err := d.read.Close()
 	if d.write != d.read {
 		err = errors.Join(err, d.write.Close())

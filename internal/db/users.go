@@ -109,7 +109,11 @@ func (r *Users) CreateUser(ctx context.Context, u account.NewUser) (account.User
 
 // UserByID returns the user or [account.ErrNotFound].
 func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
-	return scanUser(r.d.read.QueryRowContext(ctx, r.d.q.userByID, id), nil)
+	st, err := r.d.readStmt(ctx, r.d.q.userByID)
+	if err != nil {
+		return account.User{}, fmt.Errorf("db: user by id: %w", err)
+	}
+	return scanUser(st.QueryRowContext(ctx, id), nil)
 }
 
 // CredentialsByID returns the user and hash or [account.ErrNotFound].

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/session"
@@ -55,6 +56,8 @@ func (d Dialect) String() string {
 // Store is a session store in an SQL table. It is safe for concurrent use.
 type Store struct {
 	db      *sql.DB
+	reader  *sql.DB // for lookups; db unless Reader was given
+	findSt  atomic.Pointer[sql.Stmt]
 	dialect Dialect
 	now     func() time.Time
 	q       queries
@@ -67,6 +70,28 @@ type queries struct {
 
 // Option configures a Store.
 type Option func(*Store)
+
+// Reader sends lookups (Find, FindByUser) to another pool, such as a
+// many-connection read pool beside a one-connection SQLite writer, so that
+// reads never queue behind writes.
+func Reader(db *sql.DB) Option { return func(s *Store) { s.reader = db } }
+
+// findStmt prepares the lookup once (on first use, after Migrate), so that
+// SQLite does not parse it on every request.
+func (s *Store) findStmt(ctx context.Context) (*sql.Stmt, error) {
+	if st := s.findSt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := s.reader.PrepareContext(ctx, s.q.find)
+	if err != nil {
+		return nil, err
+	}
+	if !s.findSt.CompareAndSwap(nil, st) {
+		st.Close()
+		return s.findSt.Load(), nil
+	}
+	return st, nil
+}
 
 // Now sets the clock used to decide expiry (default time.Now).
 func Now(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -86,6 +111,9 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 	}
 	if s.now == nil {
 		return nil, errors.New("sqlstore: nil clock")
+	}
+	if s.reader == nil {
+		s.reader = db
 	}
 	blob := "BLOB"
 	if d == Postgres {
@@ -156,7 +184,11 @@ func (s *Store) Find(ctx context.Context, id string) (session.Record, bool, erro
 		rec session.Record
 		exp int64
 	)
-	err := s.db.QueryRowContext(ctx, s.q.find, id, ms(s.now())).Scan(&rec.UserID, &rec.Data, &exp)
+	st, err := s.findStmt(ctx)
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("sqlstore: find: %w", err)
+	}
+	err = st.QueryRowContext(ctx, id, ms(s.now())).Scan(&rec.UserID, &rec.Data, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.Record{}, false, nil
 	}
@@ -192,7 +224,7 @@ func (s *Store) FindByUser(ctx context.Context, userID string) ([]session.Entry,
 	if userID == "" {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.byUser, userID, ms(s.now()))
+	rows, err := s.reader.QueryContext(ctx, s.q.byUser, userID, ms(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: find by user: %w", err)
 	}

@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// newBenchServer builds an in-process server on a fresh SQLite database with
+// one signed-in user, and returns its handler and the session cookie.
+func newBenchServer(b *testing.B) (http.Handler, string) {
+	b.Helper()
+	dir := b.TempDir()
+	args := append([]string{"--dev", "--base-url", "http://127.0.0.1", "--log-level", "error", "--access-log=false",
+		"--database-url", "sqlite:" + filepath.Join(dir, "g.db")}, fastHashArgs...)
+	cfg, _, err := ParseConfig(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := openDeps(context.Background(), cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(d.Close)
+	if _, err := d.db.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	_, h, err := NewServer(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.accounts.CreateUser(context.Background(), accountInput("bench@example.com", goodPassword), cliMeta); err != nil {
+		b.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	tok := csrfField.FindStringSubmatch(rec.Body.String())[1]
+	var cookies []string
+	for _, c := range rec.Result().Cookies() {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf_token": {tok}, "email": {"bench@example.com"}, "password": {goodPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", strings.Join(cookies, "; "))
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		b.Fatalf("sign in: %d %s", rec.Code, rec.Body.String())
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "gatehouse" {
+			return h, c.Name + "=" + c.Value
+		}
+	}
+	b.Fatal("no session cookie")
+	return nil, ""
+}
+
+// BenchmarkDashboard measures a signed-in page through the whole handler
+// chain (security headers, session, user, CSRF, template), in process.
+func BenchmarkDashboard(b *testing.B) {
+	h, cookie := newBenchServer(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/dashboard", nil)
+			req.Header.Set("Cookie", cookie)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkLoginPage measures the anonymous sign-in form.
+func BenchmarkLoginPage(b *testing.B) {
+	h, _ := newBenchServer(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+			if rec.Code != 200 {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}
