@@ -101,11 +101,11 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 }
 
 // sessionValid reports whether a session signed in at authAt still counts
-// for u. Sessions record times in whole seconds, so the user's cut-off is
-// compared at that precision: a session must have signed in no earlier than
-// the second of the cut-off.
+// for u: the account is enabled and the sign-in is not older than the user's
+// cut-off (password change, sign-out everywhere). Both sides are kept at
+// microsecond precision.
 func sessionValid(u account.User, authAt time.Time) bool {
-	return u.SessionValid(authAt.Add(time.Second - 1))
+	return u.SessionValid(authAt)
 }
 
 // requireLogin sends anonymous visitors to the sign-in page, remembering
