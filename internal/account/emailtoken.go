@@ -101,7 +101,7 @@ type EmailTokenStore interface {
 	// when another account has the key, and false when the token was no
 	// longer usable.
 	ChangeEmail(ctx context.Context, selector string, userID int64, email, key string, now time.Time) (bool, error)
-	// DeleteTokens voids the user's tokens of the given purposes.
+	// DeleteTokens voids the user's unused tokens of the given purposes.
 	DeleteTokens(ctx context.Context, userID int64, purposes ...TokenPurpose) error
 	// PurgeTokens deletes tokens that expired before the given time, and
 	// returns how many.

@@ -21,15 +21,16 @@ func (d *DB) EmailTokens() *EmailTokens { return &EmailTokens{d} }
 var _ account.EmailTokenStore = (*EmailTokens)(nil)
 
 type emailTokenQueries struct {
-	deleteFor, insert, bySelector, use, useFor, setEmail, purge string
+	deleteFor, deleteUnused, insert, bySelector, use, useFor, setEmail, purge string
 }
 
 const emailTokenCols = `selector, purpose, user_id, email, email_key, hash, created_at, expires_at, used_at`
 
 var emailTokenSQLite = emailTokenQueries{
-	deleteFor:  `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?`,
-	insert:     `INSERT INTO email_tokens (` + emailTokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-	bySelector: `SELECT ` + emailTokenCols + ` FROM email_tokens WHERE selector = ?`,
+	deleteFor:    `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?`,
+	deleteUnused: `DELETE FROM email_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL`,
+	insert:       `INSERT INTO email_tokens (` + emailTokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+	bySelector:   `SELECT ` + emailTokenCols + ` FROM email_tokens WHERE selector = ?`,
 	// Single use: of concurrent updates exactly one sees used_at IS NULL.
 	use:      `UPDATE email_tokens SET used_at = ? WHERE selector = ? AND used_at IS NULL AND expires_at > ?`,
 	useFor:   `UPDATE email_tokens SET used_at = ? WHERE selector = ? AND user_id = ? AND purpose = 'change' AND used_at IS NULL AND expires_at > ?`,
@@ -38,13 +39,14 @@ var emailTokenSQLite = emailTokenQueries{
 }
 
 var emailTokenPostgres = emailTokenQueries{
-	deleteFor:  rebind(emailTokenSQLite.deleteFor),
-	insert:     rebind(emailTokenSQLite.insert),
-	bySelector: rebind(emailTokenSQLite.bySelector),
-	use:        rebind(emailTokenSQLite.use),
-	useFor:     rebind(emailTokenSQLite.useFor),
-	setEmail:   rebind(emailTokenSQLite.setEmail),
-	purge:      rebind(emailTokenSQLite.purge),
+	deleteFor:    rebind(emailTokenSQLite.deleteFor),
+	deleteUnused: rebind(emailTokenSQLite.deleteUnused),
+	insert:       rebind(emailTokenSQLite.insert),
+	bySelector:   rebind(emailTokenSQLite.bySelector),
+	use:          rebind(emailTokenSQLite.use),
+	useFor:       rebind(emailTokenSQLite.useFor),
+	setEmail:     rebind(emailTokenSQLite.setEmail),
+	purge:        rebind(emailTokenSQLite.purge),
 }
 
 func (r *EmailTokens) q() *emailTokenQueries {
@@ -157,10 +159,11 @@ func (r *EmailTokens) ChangeEmail(ctx context.Context, selector string, userID i
 	return true, nil
 }
 
-// DeleteTokens deletes the user's tokens of the given purposes.
+// DeleteTokens deletes the user's unused tokens of the given purposes
+// (used ones stay until they expire, so that a replay is reported as such).
 func (r *EmailTokens) DeleteTokens(ctx context.Context, userID int64, purposes ...account.TokenPurpose) error {
 	for _, p := range purposes {
-		if _, err := r.d.write.ExecContext(ctx, r.q().deleteFor, userID, string(p)); err != nil {
+		if _, err := r.d.write.ExecContext(ctx, r.q().deleteUnused, userID, string(p)); err != nil {
 			return fmt.Errorf("db: delete email tokens: %w", err)
 		}
 	}
