@@ -25,7 +25,7 @@ func FuzzParseToken(f *testing.F) {
 }
 
 func FuzzDecodeState(f *testing.F) {
-	st := state{Created: 1, LastSeen: 2, AuthAt: 1, IP: "192.0.2.1", UA: "ua", Remember: true,
+	st := state{Created: 1, LastSeen: 2, AuthAt: 1, AuthNs: 999, IP: "192.0.2.1", UA: "ua", Remember: true,
 		Values: map[string]string{"k": "v"}, Flashes: []string{"hi"}}
 	b, _ := st.encode()
 	for _, s := range [][]byte{b, nil, []byte("{}"), []byte(`{"c":1,"l":1}`), []byte(`{"c":1,"l":1}{}`), []byte(`{"c":1,"l":1,"x":2}`), []byte(`[`)} {
@@ -55,6 +55,9 @@ func TestDecodeStateRejects(t *testing.T) {
 		{"not json", "\x00\x01"},
 		{"no times", "{}"},
 		{"negative auth", `{"c":1,"l":1,"a":-1}`},
+		{"auth ns without auth", `{"c":1,"l":1,"an":5}`},
+		{"negative auth ns", `{"c":1,"l":1,"a":1,"an":-1}`},
+		{"auth ns of a second", `{"c":1,"l":1,"a":1,"an":1000000000}`},
 		{"unknown field", `{"c":1,"l":1,"zz":1}`},
 		{"trailing", `{"c":1,"l":1} {}`},
 		{"wrong type", `{"c":"1","l":1}`},

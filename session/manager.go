@@ -439,7 +439,7 @@ func (st *state) info(id string, rec Record) Info {
 		Handle:    id,
 		UserID:    rec.UserID,
 		CreatedAt: unix(st.Created),
-		AuthAt:    unix(st.AuthAt),
+		AuthAt:    st.authTime(),
 		LastSeen:  unix(st.LastSeen),
 		IP:        st.IP,
 		UserAgent: st.UA,

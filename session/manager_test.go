@@ -262,6 +262,28 @@ func TestSessionPersists(t *testing.T) {
 	})
 }
 
+// TestAuthAtKeepsNanoseconds: the sign-in time survives a round trip
+// through the store with its sub-second part, so that an app comparing it
+// with a cut-off set in the same second tells before from after.
+func TestAuthAtKeepsNanoseconds(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Advance(123456789 * time.Nanosecond)
+	signedIn := e.clock.Now()
+	e.do(login("alice", false))
+	e.clock.Advance(time.Second)
+	e.do(func(_ http.ResponseWriter, _ *http.Request, s *session.Session) {
+		if !s.AuthAt().Equal(signedIn) {
+			t.Errorf("AuthAt %v, want %v", s.AuthAt(), signedIn)
+		}
+		if !s.Info().AuthAt.Equal(signedIn) {
+			t.Errorf("Info().AuthAt %v, want %v", s.Info().AuthAt, signedIn)
+		}
+		if !s.CreatedAt().Equal(signedIn.Truncate(time.Second)) {
+			t.Errorf("CreatedAt %v, want whole seconds", s.CreatedAt())
+		}
+	})
+}
+
 func TestTouchInterval(t *testing.T) {
 	e := newEnv(t)
 	e.do(login("alice", false))

@@ -73,11 +73,12 @@ func (s *Session) Handle() string {
 func (s *Session) Login(userID string, remember bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.m.now().Unix()
+	t := s.m.now()
+	now := t.Unix()
 	s.forget()
 	s.ensureToken()
 	s.userID = userID
-	s.st.AuthAt, s.st.LastSeen = now, now
+	s.st.AuthAt, s.st.AuthNs, s.st.LastSeen = now, int64(t.Nanosecond()), now
 	s.st.IP, s.st.UA = s.reqIP, s.reqUA
 	s.st.Remember = remember
 }
@@ -172,11 +173,14 @@ func (s *Session) CreatedAt() time.Time {
 	return unix(s.st.Created)
 }
 
-// AuthAt returns when the user signed in, or the zero time.
+// AuthAt returns when the user signed in, to the nanosecond of the
+// Manager's clock (sessions stored before this precision was kept report the
+// whole second), or the zero time. Compare it exactly with a per-user
+// cut-off such as "sessions valid after".
 func (s *Session) AuthAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return unix(s.st.AuthAt)
+	return s.st.authTime()
 }
 
 // LastSeen returns when the session was last recorded as active (updated at

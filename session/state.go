@@ -20,10 +20,14 @@ const (
 )
 
 // state is what a session keeps in Record.Data, as compact JSON. Times are
-// Unix seconds.
+// Unix seconds, except that the sign-in time also keeps its nanoseconds
+// (AuthNs): an app compares it with a per-user cut-off ("sessions valid
+// after"), and a session signed in a moment before a password change, in the
+// same second, must not pass for one signed in just after it.
 type state struct {
 	Created  int64             `json:"c"`
 	AuthAt   int64             `json:"a,omitempty"`
+	AuthNs   int64             `json:"an,omitempty"`
 	LastSeen int64             `json:"l"`
 	IP       string            `json:"ip,omitempty"`
 	UA       string            `json:"ua,omitempty"`
@@ -61,6 +65,9 @@ func decodeState(b []byte) (state, error) {
 	if st.Created <= 0 || st.LastSeen <= 0 || st.AuthAt < 0 {
 		return state{}, fmt.Errorf("%w: missing times", ErrInvalidData)
 	}
+	if st.AuthNs < 0 || st.AuthNs >= int64(time.Second) || (st.AuthNs != 0 && st.AuthAt == 0) {
+		return state{}, fmt.Errorf("%w: bad sign-in time", ErrInvalidData)
+	}
 	return st, nil
 }
 
@@ -69,6 +76,14 @@ func unix(sec int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, 0)
+}
+
+// authTime is the sign-in time with its nanoseconds, or the zero time.
+func (st *state) authTime() time.Time {
+	if st.AuthAt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(st.AuthAt, st.AuthNs)
 }
 
 // bound truncates s to at most n bytes at a rune boundary, dropping invalid
