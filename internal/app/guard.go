@@ -9,6 +9,24 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/ratelimit/redislimit"
+)
+
+// Redis key prefixes of the shared limiters. The rate limiter and the
+// backoff store keep different kinds of values under the same logical keys
+// (the account's), so they must never share a prefix.
+const (
+	redisLimitPrefix   = "gatehouse:rl:"
+	redisBackoffPrefix = "gatehouse:backoff:"
+)
+
+// Audit records of refusals are themselves rate limited, so that a flood of
+// refused requests cannot turn into a flood of database writes: at most one
+// record per limit and key per tripRecordLimit, and at most tripRecordGlobal
+// in all. Every refusal is still counted in the metrics.
+var (
+	tripRecordLimit  = ratelimit.PerMinute(1)
+	tripRecordGlobal = ratelimit.Limit{Rate: 10, Period: time.Second, Burst: 100}
 )
 
 // guard holds the abuse defences: rate limits per IP, per account and per
@@ -23,44 +41,136 @@ type guard struct {
 	pairIP   ratelimit.Limit // per account and IP
 	register ratelimit.Limit // per IP
 	forgot   ratelimit.Limit // per IP
+	ipKey    ratelimit.KeyFunc
+	trips    *ratelimit.Memory // throttles the audit records of refusals
 }
 
+// limitName describes one of the guard's limits: its label in the metrics
+// and its description in the audit trail.
+type limitName struct{ metric, audit string }
+
+var (
+	limLoginIP      = limitName{"login_ip", "login per IP"}
+	limLoginPair    = limitName{"login_account_ip", "login per account and IP"}
+	limLoginAccount = limitName{"login_account", "login per account"}
+	limLoginBackoff = limitName{"login_backoff", "login backoff"}
+)
+
+// ipLimitName names the per-IP limit of a form such as "register".
+func ipLimitName(name string) limitName { return limitName{name + "_ip", name + " per IP"} }
+
+// guardLimits are the settings the guard reads, for error messages and docs.
+var guardLimits = []string{"LOGIN_LIMIT", "LOGIN_IP_LIMIT", "REGISTER_LIMIT", "FORGOT_LIMIT"}
+
 func newGuard(cfg *Config, d *deps) (*guard, error) {
-	g := &guard{d: d, policy: ratelimit.DefaultBackoff()}
-	var err error
-	parse := func(name, v string) ratelimit.Limit {
-		if err != nil {
-			return ratelimit.Limit{}
-		}
-		var l ratelimit.Limit
-		l, err = ratelimit.ParseLimit(v)
-		if err != nil {
-			err = fmt.Errorf("setting %s (--%s): %w", envName(name), flagName(name), err)
-		}
-		return l
-	}
-	g.login = parse("LOGIN_LIMIT", cfg.LoginLimit)
-	g.loginIP = parse("LOGIN_IP_LIMIT", cfg.LoginIPLimit)
-	g.register = parse("REGISTER_LIMIT", cfg.RegisterLimit)
-	g.forgot = parse("FORGOT_LIMIT", cfg.ForgotLimit)
+	g := &guard{d: d, policy: ratelimit.DefaultBackoff(), ipKey: ratelimit.ByIP(d.clientAddr)}
+	limits, err := parseGuardLimits(cfg)
 	if err != nil {
+		return nil, err
+	}
+	g.login, g.loginIP, g.register, g.forgot = limits[0], limits[1], limits[2], limits[3]
+	if err := g.policy.Validate(); err != nil {
 		return nil, err
 	}
 	// An attacker guessing one account from one address meets this first;
 	// the per-account limit stops a botnet spread over many addresses.
 	g.pairIP = g.login.WithBurst(max(1, g.login.BurstSize()/2))
-	g.limiter, g.backoff = d.newLimiters()
+	g.openBackends(nil)
+	for _, l := range []limitName{limLoginIP, limLoginPair, limLoginAccount, limLoginBackoff, ipLimitName("register"), ipLimitName("forgot")} {
+		d.metrics.refusals.WithLabelValues(l.metric)
+	}
+	d.watchActiveSessions()
 	return g, nil
 }
 
-// refused records a refusal in the metrics and the audit trail.
-func (g *guard) refused(ctx context.Context, r *http.Request, limit string, userID int64) {
-	g.d.metrics.rateLimited(limit)
-	_ = g.d.accounts.Record(ctx, account.Event{Name: "ratelimit.refused", Outcome: account.OutcomeDenied,
-		UserID: userID, IP: g.d.clientIP(r), UserAgent: r.UserAgent(), Detail: limit})
+// openBackends sets up the limiter and backoff stores: in Redis when
+// instances share one (REDIS_URL), else in memory with the clock now (nil:
+// the monotonic clock; tests pass a fake one). Redis uses its own clock.
+func (g *guard) openBackends(now func() time.Time) {
+	var mopts []ratelimit.MemoryOption
+	if now != nil {
+		mopts = append(mopts, ratelimit.WithNow(now))
+	}
+	if g.d.redis != nil {
+		g.limiter = redislimit.New(g.d.redis, redislimit.WithPrefix(redisLimitPrefix))
+		g.backoff = redislimit.NewBackoff(g.d.redis, redislimit.WithPrefix(redisBackoffPrefix))
+	} else {
+		g.limiter = ratelimit.NewMemory(mopts...)
+		g.backoff = ratelimit.NewMemoryBackoff(mopts...)
+	}
+	g.trips = ratelimit.NewMemory(append(mopts, ratelimit.WithMaxKeys(1<<14))...)
 }
 
-// allowIP consumes one request of the named per-IP limit.
+// parseGuardLimits reads the limit settings in the order of guardLimits.
+// A value that is not a sane limit names the setting in the error.
+func parseGuardLimits(cfg *Config) ([]ratelimit.Limit, error) {
+	values := map[string]string{"LOGIN_LIMIT": cfg.LoginLimit, "LOGIN_IP_LIMIT": cfg.LoginIPLimit,
+		"REGISTER_LIMIT": cfg.RegisterLimit, "FORGOT_LIMIT": cfg.ForgotLimit}
+	out := make([]ratelimit.Limit, len(guardLimits))
+	for i, name := range guardLimits {
+		l, err := ratelimit.ParseLimit(values[name])
+		if err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w; write a limit such as 10/hour or 5/min", envName(name), flagName(name), err)
+		}
+		out[i] = l
+	}
+	return out, nil
+}
+
+// refused counts a refusal and records it in the audit trail, at most once
+// per limit and key a minute. email is the address typed, for limits on an
+// account ("" for limits on an IP).
+func (g *guard) refused(ctx context.Context, r *http.Request, lim limitName, key, email string) {
+	g.d.metrics.rateLimited(lim.metric)
+	if !g.recordTrip(ctx, lim.metric+"|"+key) {
+		return
+	}
+	e := account.Event{Name: eventRateLimited, Outcome: account.OutcomeDenied,
+		IP: g.d.clientIP(r), UserAgent: r.UserAgent(), Detail: lim.audit}
+	if email != "" {
+		e.UserID = g.accountID(ctx, email)
+		e.Detail += " (" + account.EmailKey(email) + ")"
+	}
+	_ = g.d.accounts.Record(context.WithoutCancel(ctx), e)
+}
+
+// recordTrip reports whether a refusal under key should be written to the
+// audit trail now.
+func (g *guard) recordTrip(ctx context.Context, key string) bool {
+	if res, err := g.trips.Allow(ctx, "all", tripRecordGlobal); err != nil || !res.Allowed {
+		return false
+	}
+	res, err := g.trips.Allow(ctx, key, tripRecordLimit)
+	return err == nil && res.Allowed
+}
+
+// accountID is the ID of the account an address typed at sign-in belongs
+// to, or 0. It only labels audit events: answers never depend on it.
+func (g *guard) accountID(ctx context.Context, email string) int64 {
+	u, err := g.d.accounts.UserByEmail(context.WithoutCancel(ctx), email)
+	if err != nil {
+		return 0
+	}
+	return u.ID
+}
+
+// The audit event names of the guard.
+const (
+	eventRateLimited account.EventName = "ratelimit.refused"
+	eventLoginLocked account.EventName = "login.locked"
+)
+
+// limiterFailed fails closed: without the limiter a flood cannot be told
+// apart, so the request is refused for a few seconds.
+func (d *deps) limiterFailed(err error) time.Duration {
+	d.metrics.storeError("ratelimit")
+	d.log.Error("rate limiter failed", "err", err)
+	return 5 * time.Second
+}
+
+// allowIP consumes one request of the named per-IP limit ("register",
+// "forgot"; any other name uses the sign-in per-IP limit under its own
+// bucket). IPv6 clients are counted per /64. On refusal Retry-After is set.
 func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) bool {
 	g := d.guard
 	var l ratelimit.Limit
@@ -72,20 +182,23 @@ func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) bool
 	default:
 		l = g.loginIP
 	}
-	res, err := g.limiter.Allow(r.Context(), name+":ip:"+d.clientIP(r), l)
+	key := name + ":" + g.ipKey(r)
+	res, err := g.limiter.Allow(r.Context(), key, l)
 	if err != nil {
-		// Fail closed: without the limiter we cannot tell a flood apart.
-		d.log.Error("rate limiter failed", "err", err)
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(d.limiterFailed(err)), 10))
 		return false
 	}
 	ratelimit.WriteHeaders(w, name, res)
 	if !res.Allowed {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(res.RetryAfter), 10))
-		g.refused(r.Context(), r, name+" per IP", 0)
+		g.refused(r.Context(), r, ipLimitName(name), key, "")
 	}
 	return res.Allowed
 }
+
+// loginKey is the bucket of the account an address typed at sign-in names.
+// Built from the typed text, so it exists whether the account does or not.
+func loginKey(email string) string { return "login:acct:" + account.EmailKey(email) }
 
 // loginGate decides whether a sign-in attempt for email may verify a
 // password at all. The limits are consumed before the password is checked,
@@ -94,50 +207,57 @@ func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) bool
 // release must be called with the outcome.
 func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, ok bool) {
 	g := d.guard
-	acct := "login:acct:" + account.EmailKey(email)
-	ip := d.clientIP(r)
+	acct := loginKey(email)
+	ip := g.ipKey(r)
 	st, err := g.backoff.Check(ctx, acct, g.policy)
 	if err != nil {
-		d.log.Error("backoff check failed", "err", err)
-		return nil, 5 * time.Second, false
+		return nil, d.limiterFailed(err), false
 	}
 	if st.Locked {
-		g.refused(ctx, r, "login backoff", 0)
+		g.refused(ctx, r, limLoginBackoff, acct, email)
 		return nil, st.RetryAfter, false
 	}
 	checks := []struct {
 		key   string
 		limit ratelimit.Limit
-		name  string
+		name  limitName
+		email string
 	}{
-		{"login:ip:" + ip, g.loginIP, "login per IP"},
-		{acct + ":ip:" + ip, g.pairIP, "login per account and IP"},
-		{acct, g.login, "login per account"},
+		{"login:" + ip, g.loginIP, limLoginIP, ""},
+		{"login:pair:" + ip + ":" + account.EmailKey(email), g.pairIP, limLoginPair, email},
+		{acct, g.login, limLoginAccount, email},
 	}
 	for _, c := range checks {
 		res, err := g.limiter.Allow(ctx, c.key, c.limit)
 		if err != nil {
-			d.log.Error("rate limiter failed", "err", err)
-			return nil, 5 * time.Second, false
+			return nil, d.limiterFailed(err), false
 		}
 		if !res.Allowed {
-			g.refused(ctx, r, c.name, 0)
+			g.refused(ctx, r, c.name, c.key, c.email)
 			return nil, res.RetryAfter, false
 		}
 	}
+	clientIP, ua := d.clientIP(r), r.UserAgent()
 	return func(success bool) {
 		// The outcome is recorded even if the client has gone.
 		ctx := context.WithoutCancel(ctx)
 		if success {
-			_ = g.backoff.Reset(ctx, acct)
 			d.metrics.signin("success")
+			if err := g.backoff.Reset(ctx, acct); err != nil {
+				d.limiterFailed(err)
+			}
 			return
 		}
 		d.metrics.signin("failure")
 		st, err := g.backoff.Fail(ctx, acct, g.policy)
-		if err == nil && st.Locked {
-			_ = d.accounts.Record(ctx, account.Event{Name: "login.locked", Outcome: account.OutcomeDenied,
-				IP: ip, UserAgent: r.UserAgent(), Detail: "backoff for " + st.RetryAfter.Round(time.Second).String() + " after " + strconv.Itoa(st.Failures) + " failures"})
+		if err != nil {
+			d.limiterFailed(err)
+			return
+		}
+		if st.Locked {
+			_ = d.accounts.Record(ctx, account.Event{Name: eventLoginLocked, Outcome: account.OutcomeDenied,
+				UserID: g.accountID(ctx, email), IP: clientIP, UserAgent: ua,
+				Detail: "sign-in paused for " + st.RetryAfter.Round(time.Second).String() + " after " + strconv.Itoa(st.Failures) + " failed attempts"})
 		}
 	}, 0, true
 }
@@ -145,9 +265,13 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 // clearLoginDefence forgets an account's failures and limits, after the
 // owner proved control of the mailbox with a password reset.
 func (d *deps) clearLoginDefence(ctx context.Context, email string) {
-	acct := "login:acct:" + account.EmailKey(email)
-	_ = d.guard.backoff.Reset(ctx, acct)
-	_ = d.guard.limiter.Reset(ctx, acct)
+	acct := loginKey(email)
+	if err := d.guard.backoff.Reset(ctx, acct); err != nil {
+		d.limiterFailed(err)
+	}
+	if err := d.guard.limiter.Reset(ctx, acct); err != nil {
+		d.limiterFailed(err)
+	}
 }
 
 // tooManyAfter answers 429 with Retry-After.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/password"
@@ -52,6 +53,14 @@ func newMetrics() *metrics {
 	}, []string{"store"})
 	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.storeErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Known label values start at zero, so dashboards and alerts see the
+	// series before the first event.
+	for _, o := range []string{"success", "failure"} {
+		m.signins.WithLabelValues(o)
+	}
+	for _, st := range []string{"database", "session", "redis", "ratelimit"} {
+		m.storeErrs.WithLabelValues(st)
+	}
 	return m
 }
 
@@ -65,15 +74,24 @@ func (m *metrics) watchPool(p *password.Pool) {
 	}, func() float64 { return float64(p.Workers()) }))
 }
 
+// sessionsEvery is how often the active-sessions gauge asks the store.
+const sessionsEvery = time.Minute
+
 // watchSessions exports the number of active sessions, counted by a
-// function the store provides (refreshed at most once a minute).
+// function the store provides (refreshed at most once every sessionsEvery,
+// so scrapes cannot turn into a load on the store).
 func (m *metrics) watchSessions(count func() (int, bool)) {
-	var last float64
-	var at time.Time
+	var (
+		mu   sync.Mutex
+		last float64
+		at   time.Time
+	)
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "gatehouse_active_sessions", Help: "Unexpired sessions in the session store (-1 when the store cannot count).",
+		Name: "gatehouse_active_sessions", Help: "Unexpired signed-in sessions in the session store (-1 when the store cannot count).",
 	}, func() float64 {
-		if time.Since(at) > time.Minute {
+		mu.Lock()
+		defer mu.Unlock()
+		if at.IsZero() || time.Since(at) > sessionsEvery {
 			if n, ok := count(); ok {
 				last = float64(n)
 			} else {
