@@ -54,6 +54,7 @@ type Config struct {
 	LoginIPLimit    string
 	RegisterLimit   string
 	ForgotLimit     string
+	AvatarMaxBytes  int64 // largest profile picture upload
 
 	// set records which settings were given explicitly (flag or environment).
 	set map[string]bool
@@ -198,6 +199,7 @@ var settings = []setting{
 	stringSetting("LOGIN_IP_LIMIT", "100/hour", "sign-in attempts per client IP", func(c *Config) *string { return &c.LoginIPLimit }),
 	stringSetting("REGISTER_LIMIT", "20/hour", "registrations per client IP", func(c *Config) *string { return &c.RegisterLimit }),
 	stringSetting("FORGOT_LIMIT", "10/hour", "password reset requests per client IP", func(c *Config) *string { return &c.ForgotLimit }),
+	uintSetting("AVATAR_MAX_BYTES", "2097152", "largest profile picture accepted, in bytes (the upload body is capped at 3 MiB)", 1024, maxUploadBytes-64<<10, func(c *Config, n uint64) { c.AvatarMaxBytes = int64(n) }),
 }
 
 func splitList(v string) []string {
@@ -329,8 +331,11 @@ func (c *Config) complete(strict bool) error {
 	}
 	if !c.Dev && strict {
 		// A production start refuses settings that weaken security.
-		if c.BaseURL.Scheme != "https" {
-			bad("BASE_URL", "%s is plain http: cookies would travel unencrypted and could not be __Host- cookies; use an https URL, or --dev on your own machine", c.BaseURL)
+		// Plain http is tolerated only when nothing leaves this machine: a
+		// loopback base URL served on a loopback address (what a first
+		// `go run ./cmd/gatehouse` does). Anything reachable needs https.
+		if c.BaseURL.Scheme != "https" && !(isLoopbackHost(c.BaseURL.Hostname()) && isLoopbackHost(hostOf(c.Addr))) {
+			bad("BASE_URL", "%s is plain http on a reachable address: cookies would travel unencrypted and could not be __Host- cookies; use an https URL, or --dev on your own machine", c.BaseURL)
 		}
 		for _, p := range c.TrustedProxies {
 			if p.Bits() == 0 {
@@ -368,6 +373,15 @@ func (c *Config) complete(strict bool) error {
 		}
 	}
 	return errors.Join(problems...)
+}
+
+// isLoopbackHost reports whether host names this machine only.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && a.IsLoopback()
 }
 
 // Secure reports whether the base URL is https: cookies are then Secure and

@@ -11,20 +11,32 @@ func envFrom(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestConfigDefaultsNeedDevOrHTTPS(t *testing.T) {
-	_, _, err := ParseConfig(nil, envFrom(nil), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_BASE_URL") {
-		t.Fatalf("production start with http base URL: err = %v, want one naming GATEHOUSE_BASE_URL", err)
-	}
-	c, _, err := ParseConfig([]string{"--dev"}, envFrom(nil), io.Discard)
+func TestConfigDefaultsWorkOnLoopbackOnly(t *testing.T) {
+	// The defaults (http://localhost:8080 served on 127.0.0.1) start, so that
+	// `go run ./cmd/gatehouse` works on a fresh machine...
+	c, _, err := ParseConfig(nil, envFrom(nil), io.Discard)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("defaults: %v", err)
 	}
 	if c.Addr != "127.0.0.1:8080" || c.SessionIdle != 30*time.Minute || c.SessionLifetime != 24*time.Hour ||
 		c.RememberFor != 720*time.Hour || c.ResetTTL != 30*time.Minute || c.VerifyTTL != 48*time.Hour ||
 		c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 720*time.Hour || c.MetricsAddr != "127.0.0.1:9091" ||
-		c.SessionStore != "db" || c.DatabaseURL != "sqlite:gatehouse.db" || c.KeysFile != "gatehouse.keys" || c.Secure() {
+		c.SessionStore != "db" || c.DatabaseURL != "sqlite:gatehouse.db" || c.KeysFile != "gatehouse.keys" || c.Secure() || c.Dev {
 		t.Fatalf("defaults: %+v", c)
+	}
+	// ...but plain http on anything reachable is refused without --dev.
+	for _, args := range [][]string{
+		{"--base-url", "http://auth.example.com"},
+		{"--addr", "0.0.0.0:8080"},
+		{"--base-url", "http://192.168.1.5:8080", "--addr", "192.168.1.5:8080"},
+	} {
+		_, _, err := ParseConfig(args, envFrom(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "GATEHOUSE_BASE_URL") {
+			t.Errorf("%v: err = %v, want one naming GATEHOUSE_BASE_URL", args, err)
+		}
+		if _, _, err := ParseConfig(append(args, "--dev"), envFrom(nil), io.Discard); err != nil {
+			t.Errorf("%v with --dev: %v", args, err)
+		}
 	}
 }
 
