@@ -1,0 +1,264 @@
+package app
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// avPart is one part of a hand-made multipart upload. header, when set,
+// replaces the part's whole header block (raw, CR/LF included).
+type avPart struct {
+	name, filename, ctype string
+	data                  []byte
+	header                string
+}
+
+// avBody builds a multipart body from parts; it returns the body and its
+// Content-Type. Headers are written raw, so a test can send what a
+// careless or hostile client would.
+func avBody(parts ...avPart) ([]byte, string) {
+	const boundary = "gatehouse-test-boundary-7d1f"
+	var b bytes.Buffer
+	for _, p := range parts {
+		b.WriteString("--" + boundary + "\r\n")
+		if p.header != "" {
+			b.WriteString(p.header)
+		} else {
+			cd := `form-data; name="` + p.name + `"`
+			if p.filename != "" {
+				cd += `; filename="` + p.filename + `"`
+			}
+			b.WriteString("Content-Disposition: " + cd + "\r\n")
+			if p.ctype != "" {
+				b.WriteString("Content-Type: " + p.ctype + "\r\n")
+			}
+		}
+		b.WriteString("\r\n")
+		b.Write(p.data)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("--" + boundary + "--\r\n")
+	return b.Bytes(), "multipart/form-data; boundary=" + boundary
+}
+
+// filePart is the avatar part a browser sends for a chosen file.
+func filePart(name string, data []byte) avPart {
+	return avPart{name: avatarField, filename: name, ctype: "application/octet-stream", data: data}
+}
+
+// postUpload sends body as a same-origin browser would, without adding a
+// token: tests put the csrf_token part (or header) in themselves.
+func (b *browser) postUpload(body io.Reader, ctype string, size int64) *response {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.ts.URL+"/account/avatar", body)
+	req.ContentLength = size
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Origin", b.ts.URL)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+// upload posts parts after a csrf_token part taken from /account.
+func (b *browser) upload(parts ...avPart) *response {
+	b.t.Helper()
+	all := append([]avPart{{name: tokenField, data: []byte(b.token("/account"))}}, parts...)
+	body, ctype := avBody(all...)
+	return b.postUpload(bytes.NewReader(body), ctype, int64(len(body)))
+}
+
+var avatarSrc = regexp.MustCompile(`<img class="avatar" id="avatar-current" src="(/avatars/[A-Za-z0-9_-]{22})"`)
+
+// avatarURL is the picture URL the account page shows, or "".
+func (b *browser) avatarURL() string {
+	b.t.Helper()
+	r := b.get("/account").want(b.t, http.StatusOK)
+	if m := avatarSrc.FindStringSubmatch(r.body); m != nil {
+		return m[1]
+	}
+	if !strings.Contains(r.body, `id="avatar-none"`) {
+		b.t.Fatalf("account page shows neither a picture nor its absence:\n%s", trim(r.body))
+	}
+	return ""
+}
+
+// picture is a served picture: its URL and bytes.
+type picture struct {
+	url  string
+	body string
+}
+
+// currentPicture fetches the picture the account page shows.
+func (b *browser) currentPicture() picture {
+	b.t.Helper()
+	u := b.avatarURL()
+	if u == "" {
+		return picture{}
+	}
+	r := b.get(u).want(b.t, http.StatusOK)
+	return picture{url: u, body: r.body}
+}
+
+// mustUnchanged fails unless the user's picture is still want.
+func (b *browser) mustUnchanged(want picture) {
+	b.t.Helper()
+	if got := b.currentPicture(); got != want {
+		b.t.Fatalf("the stored picture changed: %q (%d bytes), was %q (%d bytes)", got.url, len(got.body), want.url, len(want.body))
+	}
+}
+
+// fixture reads a file of testdata/avatar.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "avatar", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newAvatarUser registers and signs in a fresh user.
+func newAvatarUser(ts *testServer, n *atomic.Int64) *browser {
+	ts.t.Helper()
+	b := ts.browser()
+	email := fmt.Sprintf("pic%d@example.com", n.Add(1))
+	b.register(email, goodPassword)
+	b.signIn(email, goodPassword)
+	return b
+}
+
+// avatarServerArgs lift the per-IP limits that a test making many users
+// from one address would meet.
+var avatarServerArgs = []string{"--register-limit=10000/hour", "--login-ip-limit=10000/hour"}
+
+// pngClaiming is a ~1 KB PNG whose valid IHDR claims w x h pixels.
+func pngClaiming(w, h uint32) []byte {
+	chunk := func(typ string, data []byte) []byte {
+		var b bytes.Buffer
+		_ = binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		_ = binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		return b.Bytes()
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
+	out := []byte("\x89PNG\r\n\x1a\n")
+	out = append(out, chunk("IHDR", ihdr)...)
+	out = append(out, chunk("IDAT", bytes.Repeat([]byte{0x78}, 1000))...)
+	return append(out, chunk("IEND", nil)...)
+}
+
+// progressiveClaim turns a baseline JPEG into a tiny progressive one whose
+// header claims w x h pixels and that carries almost no data.
+func progressiveClaim(t testing.TB, jpg []byte, w, h int) []byte {
+	t.Helper()
+	b := append([]byte{}, jpg...)
+	i := bytes.Index(b, []byte{0xff, 0xc0})
+	j := bytes.Index(b, []byte{0xff, 0xda})
+	if i < 0 || j < 0 {
+		t.Fatal("fixture has no SOF0 or SOS")
+	}
+	b[i+1] = 0xc2
+	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
+	n := int(binary.BigEndian.Uint16(b[j+2:]))
+	b[j+2+n-3], b[j+2+n-2] = 0, 0 // a DC-only first scan
+	return b[:j+2+n+16]
+}
+
+// jpegMetadata lists the APPn and COM segments of a JPEG, and reports
+// whether an Exif segment holds a GPS IFD pointer (tag 0x8825) in IFD0.
+func jpegMetadata(b []byte) (segments []string, gps bool) {
+	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
+		return nil, false
+	}
+	for i := 2; i+4 <= len(b); {
+		if b[i] != 0xff {
+			return segments, gps
+		}
+		m := b[i+1]
+		if m == 0xda || m == 0xd9 { // start of scan: no more metadata
+			return segments, gps
+		}
+		n := int(binary.BigEndian.Uint16(b[i+2:]))
+		if n < 2 || i+2+n > len(b) {
+			return segments, gps
+		}
+		seg := b[i+4 : i+2+n]
+		if m >= 0xe0 && m <= 0xef || m == 0xfe {
+			segments = append(segments, fmt.Sprintf("%02X", m))
+		}
+		if m == 0xe1 && bytes.HasPrefix(seg, []byte("Exif\x00\x00")) {
+			gps = gps || tiffHasGPS(seg[6:])
+		}
+		i += 2 + n
+	}
+	return segments, gps
+}
+
+func tiffHasGPS(t []byte) bool {
+	if len(t) < 8 {
+		return false
+	}
+	var bo binary.ByteOrder = binary.BigEndian
+	if string(t[:2]) == "II" {
+		bo = binary.LittleEndian
+	}
+	off := int(bo.Uint32(t[4:]))
+	if off+2 > len(t) {
+		return false
+	}
+	n := int(bo.Uint16(t[off:]))
+	for k := 0; k < n; k++ {
+		e := off + 2 + 12*k
+		if e+12 > len(t) {
+			return false
+		}
+		if bo.Uint16(t[e:]) == 0x8825 {
+			return true
+		}
+	}
+	return false
+}
+
+// zeros yields n bytes without holding them, counting what was read.
+type zeros struct{ n, read int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.read >= z.n {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), z.n-z.read)
+	clear(p[:k])
+	z.read += k
+	return int(k), nil
+}
+
+// multipartFormFor builds a normal browser-style form with mime/multipart,
+// for tests that need no raw headers.
+func multipartFormFor(token string, image []byte) ([]byte, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	_ = mw.WriteField(tokenField, token)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="avatar"; filename="me.png"`)
+	h.Set("Content-Type", "image/png")
+	w, _ := mw.CreatePart(h)
+	_, _ = w.Write(image)
+	_ = mw.Close()
+	return b.Bytes(), mw.FormDataContentType()
+}

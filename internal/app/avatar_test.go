@@ -1,0 +1,514 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/db"
+)
+
+// TestAvatarUploadReplaceDelete walks the feature: no picture, upload, see
+// it on the account page, the dashboard and in the header, replace it (the
+// URL changes and the old one is gone), delete it; all audited.
+func TestAvatarUploadReplaceDelete(t *testing.T) {
+	ts := startServer(t)
+	b := ts.browser()
+	b.register("face@example.com", goodPassword)
+	b.signIn("face@example.com", goodPassword)
+	if u := b.avatarURL(); u != "" {
+		t.Fatalf("new user has picture %q", u)
+	}
+	page := b.get("/account").want(t, http.StatusOK,
+		`<form method="post" action="/account/avatar" enctype="multipart/form-data">`,
+		`name="avatar" type="file" accept="image/png,image/jpeg,image/webp"`)
+	if strings.Contains(page.body, `action="/account/avatar/delete"`) {
+		t.Fatal("delete button shown without a picture")
+	}
+
+	b.upload(filePart("face.png", fixture(t, "face.png"))).redirect(t, "/account")
+	acct := b.get("/account").want(t, http.StatusOK, "Your picture was updated.", `action="/account/avatar/delete"`)
+	first := b.currentPicture()
+	if first.url == "" {
+		t.Fatalf("no picture after upload:\n%s", trim(acct.body))
+	}
+	img, format, err := image.Decode(strings.NewReader(first.body))
+	if err != nil || format != "png" && format != "jpeg" {
+		t.Fatalf("served picture: %v, %q", err, format)
+	}
+	if bnd := img.Bounds(); bnd.Dx() != 72 || bnd.Dy() != 72 {
+		t.Fatalf("served picture is %v, want the centred 72x72 square of a 96x72 image", bnd)
+	}
+	// Everywhere the name shows: the header of every page and the dashboard.
+	dash := b.get("/dashboard").want(t, http.StatusOK)
+	for _, want := range []string{`<img class="avatar avatar-small" src="` + first.url + `"`, `<img class="avatar" src="` + first.url + `"`} {
+		if !strings.Contains(dash.body, want) {
+			t.Fatalf("dashboard lacks %s", want)
+		}
+	}
+
+	// Replace: a new URL; the old one is gone.
+	b.upload(filePart("photo.webp", fixture(t, "photo.webp"))).redirect(t, "/account")
+	second := b.currentPicture()
+	if second.url == "" || second.url == first.url {
+		t.Fatalf("after replace: %q, was %q", second.url, first.url)
+	}
+	b.get(first.url).want(t, http.StatusNotFound)
+
+	// Delete.
+	b.submit("/account", "/account/avatar/delete").redirect(t, "/account")
+	b.get("/account").want(t, http.StatusOK, "Your picture was removed.")
+	if u := b.avatarURL(); u != "" {
+		t.Fatalf("picture %q after delete", u)
+	}
+	b.get(second.url).want(t, http.StatusNotFound)
+	if strings.Contains(b.get("/dashboard").body, "/avatars/") {
+		t.Fatal("dashboard still shows a picture")
+	}
+	// Deleting again is harmless.
+	b.submit("/account", "/account/avatar/delete").redirect(t, "/account")
+	b.get("/account").want(t, http.StatusOK, "You have no picture to remove.")
+
+	events := avatarEvents(t, ts)
+	want := []string{"avatar.upload success", "avatar.upload success", "avatar.delete success"}
+	if strings.Join(events, ",") != strings.Join(want, ",") {
+		t.Fatalf("audit events %v, want %v", events, want)
+	}
+}
+
+// avatarEvents lists the picture events of the server's audit trail, oldest
+// first, as "name outcome".
+func avatarEvents(t *testing.T, ts *testServer) []string {
+	t.Helper()
+	d, err := db.Open(context.Background(), "sqlite:"+filepath.Join(ts.dir, "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out []string
+	for _, name := range []account.EventName{account.EventAvatarUpload, account.EventAvatarDelete} {
+		evs, err := d.Audit().ListAudit(context.Background(), account.AuditFilter{Name: name, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			out = append(out, string(evs[i].Name)+" "+string(evs[i].Outcome))
+		}
+	}
+	return out
+}
+
+// TestAvatarServedHeaders checks how a picture is served: exact type, no
+// sniffing, a policy that runs nothing, long immutable caching, an ETag
+// that answers 304, no session, and 404 for unknown or malformed ids.
+func TestAvatarServedHeaders(t *testing.T) {
+	ts := startServer(t)
+	b := ts.browser()
+	b.register("hdr@example.com", goodPassword)
+	b.signIn("hdr@example.com", goodPassword)
+	b.upload(filePart("gps.jpg", fixture(t, "gps.jpg"))).redirect(t, "/account")
+	pic := b.currentPicture()
+
+	anon := ts.browser() // no session needed
+	r := anon.get(pic.url).want(t, http.StatusOK)
+	want := map[string]string{
+		"Content-Type":                 "image/jpeg",
+		"X-Content-Type-Options":       "nosniff",
+		"Content-Security-Policy":      "default-src 'none'; sandbox",
+		"Cache-Control":                "public, max-age=31536000, immutable",
+		"Cross-Origin-Resource-Policy": "same-origin",
+		"Content-Length":               strconv.Itoa(len(pic.body)),
+	}
+	for k, v := range want {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	etag := r.Header.Get("Etag")
+	if len(etag) != 66 || etag[0] != '"' {
+		t.Errorf("ETag %q, want a quoted SHA-256", etag)
+	}
+	if c := r.Header.Values("Set-Cookie"); len(c) != 0 {
+		t.Errorf("picture response sets cookies: %v", c)
+	}
+	if r.body != pic.body {
+		t.Error("anonymous and signed-in fetches differ")
+	}
+
+	req, _ := http.NewRequest("GET", ts.URL+pic.url, nil)
+	req.Header.Set("If-None-Match", etag)
+	if nm := anon.do(req); nm.StatusCode != http.StatusNotModified || nm.body != "" {
+		t.Errorf("If-None-Match: %d with %d bytes, want 304", nm.StatusCode, len(nm.body))
+	}
+	req, _ = http.NewRequest("HEAD", ts.URL+pic.url, nil)
+	if h := anon.do(req); h.StatusCode != http.StatusOK || h.Header.Get("Content-Type") != "image/jpeg" || h.body != "" {
+		t.Errorf("HEAD: %d %q %d bytes", h.StatusCode, h.Header.Get("Content-Type"), len(h.body))
+	}
+
+	for _, id := range []string{
+		account.NewAvatarID(),    // well formed, unknown
+		"AAAAAAAAAAAAAAAAAAAAAB", // non-canonical
+		"short",
+		strings.Repeat("A", 200),
+		"..%2F..%2Fetc%2Fpasswd",
+		"%00",
+		url.PathEscape("AAAAAAAAAAAAAAAAAAAA\r\n"),
+	} {
+		r := anon.get("/avatars/" + id)
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("/avatars/%s: %d, want 404", id, r.StatusCode)
+		}
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || strings.HasPrefix(r.Header.Get("Content-Type"), "image/") {
+			t.Errorf("/avatars/%s: headers %v", id, r.Header)
+		}
+	}
+	// Other methods and paths.
+	b.get("/account/avatar").want(t, http.StatusMethodNotAllowed)
+	anon.get("/avatars/").want(t, http.StatusNotFound)
+}
+
+// TestAvatarBadInput sends each hostile or broken upload of the issue to a
+// user who already has a picture, and checks the answer and that the
+// stored picture did not change. Each case has its own user, so that the
+// per-user upload limit does not interfere.
+func TestAvatarBadInput(t *testing.T) {
+	ts := startServer(t, avatarServerArgs...)
+	var n atomic.Int64
+	face := fixture(t, "face.png")
+	jpg := fixture(t, "gps.jpg")
+	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+	const (
+		type415   = "Only PNG, JPEG and WebP pictures are accepted"
+		pixels422 = "The picture has too many pixels"
+		broken422 = "The picture could not be read"
+		choose422 = "Choose a picture to upload."
+	)
+	tests := []struct {
+		name   string
+		parts  []avPart
+		status int
+		msg    string
+	}{
+		{"script renamed .png", []avPart{filePart("avatar.png", fixture(t, "script.png"))}, 415, type415},
+		{"HTML/PNG polyglot, HTML first", []avPart{filePart("cat.png", fixture(t, "polyglot.html.png"))}, 415, type415},
+		{"SVG with a script", []avPart{{name: "avatar", filename: "evil.svg", ctype: "image/svg+xml", data: fixture(t, "evil.svg")}}, 415, "SVG and other formats are refused"},
+		{"SVG renamed .png, sent as image/png", []avPart{{name: "avatar", filename: "evil.png", ctype: "image/png", data: fixture(t, "evil.svg")}}, 415, type415},
+		{"lying Content-Type: HTML sent as image/png", []avPart{{name: "avatar", filename: "a.png", ctype: "image/png", data: fixture(t, "script.png")}}, 415, type415},
+		{"lying Content-Type: HTML sent as image/jpeg", []avPart{{name: "avatar", filename: "a.jpg", ctype: "image/jpeg", data: []byte("<html><script>alert(1)</script>")}}, 415, type415},
+		{"GIF", []avPart{filePart("a.gif", gif)}, 415, type415},
+		{"1 KB PNG claiming 100000x100000", []avPart{filePart("huge.png", pngClaiming(100000, 100000))}, 422, pixels422},
+		{"PNG claiming 4097x1", []avPart{filePart("wide.png", pngClaiming(4097, 1))}, 422, pixels422},
+		{"progressive JPEG header claiming 4096x4096", []avPart{filePart("p.jpg", progressiveClaim(t, jpg, 4096, 4096))}, 422, pixels422},
+		{"truncated PNG", []avPart{filePart("half.png", face[:len(face)/2])}, 422, broken422},
+		{"truncated JPEG", []avPart{filePart("half.jpg", jpg[:len(jpg)*2/3])}, 422, broken422},
+		{"PNG header, junk data", []avPart{filePart("junk.png", pngClaiming(100, 100))}, 422, broken422},
+		{"over the size limit", []avPart{filePart("big.png", append(append([]byte{}, face...), make([]byte, 2<<20)...))}, 413, "larger than 2 MiB"},
+		{"file name with CR/LF", []avPart{{header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\nContent-Type: text/html\r\n.png\"\r\n", data: face}}, 400, "The upload"},
+		{"empty part", []avPart{filePart("", nil)}, 422, choose422},
+		{"empty part with a name", []avPart{filePart("empty.png", nil)}, 422, choose422},
+		{"no avatar part", []avPart{{name: "comment", data: []byte("hello")}}, 422, choose422},
+		{"two avatar parts", []avPart{filePart("a.png", face), filePart("b.png", face)}, 400, "Send one picture at a time."},
+		{"two avatar parts, second hostile", []avPart{filePart("a.png", face), filePart("b.svg", fixture(t, "evil.svg"))}, 400, "Send one picture at a time."},
+		{"another file part", []avPart{filePart("a.png", face), {name: "other", filename: "x.sh", data: []byte("#!/bin/sh")}}, 400, "something other than one picture"},
+		{"file part before the picture", []avPart{{name: "backup", filename: "x.png", data: face}, filePart("a.png", face)}, 400, "something other than one picture"},
+		{"part without a form name", []avPart{{header: "Content-Disposition: attachment; filename=\"a.png\"\r\n", data: face}}, 400, "something other than one picture"},
+		{"long extra field", []avPart{{name: "note", data: bytes.Repeat([]byte("x"), 2000)}, filePart("a.png", face)}, 400, "something other than one picture"},
+		{"too many parts", append(repeatParts(avPart{name: "x", data: []byte("1")}, 10), filePart("a.png", face)), 400, "something other than one picture"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newAvatarUser(ts, &n)
+			b.upload(filePart("face.png", face)).redirect(t, "/account")
+			before := b.currentPicture()
+			b.upload(tc.parts...).want(t, tc.status, tc.msg, `id="avatar-error"`)
+			b.mustUnchanged(before)
+		})
+	}
+
+	// Bodies that are not a well-formed form at all.
+	raw := []struct {
+		name, ctype string
+		body        string
+		status      int
+	}{
+		{"urlencoded", "application/x-www-form-urlencoded", "avatar=%89PNG", 415},
+		{"no boundary", "multipart/form-data", "--x\r\n\r\n--x--\r\n", 415},
+		{"JSON", "application/json", `{"avatar":"iVBORw0KGgo="}`, 415},
+		{"raw PNG body", "image/png", string(face), 415},
+		{"unterminated", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"avatar\"\r\n\r\n\x89PNG", 400},
+		{"garbage: no part at all", "multipart/form-data; boundary=x", "\x00\x01\x02 not multipart", 422},
+	}
+	for _, tc := range raw {
+		t.Run("body "+tc.name, func(t *testing.T) {
+			b := newAvatarUser(ts, &n)
+			b.upload(filePart("face.png", face)).redirect(t, "/account")
+			before := b.currentPicture()
+			b.hdr.Set("X-CSRF-Token", b.token("/account"))
+			b.postUpload(strings.NewReader(tc.body), tc.ctype, int64(len(tc.body))).want(t, tc.status)
+			b.hdr.Del("X-CSRF-Token")
+			b.mustUnchanged(before)
+		})
+	}
+
+	t.Run("50 MB body", func(t *testing.T) {
+		b := newAvatarUser(ts, &n)
+		b.upload(filePart("face.png", face)).redirect(t, "/account")
+		before := b.currentPicture()
+		head, _ := avBody(avPart{name: tokenField, data: []byte(b.token("/account"))})
+		head = head[:bytes.LastIndex(head, []byte("--gatehouse-test-boundary-7d1f--"))]
+		head = append(head, "--gatehouse-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"big.png\"\r\n\r\n\x89PNG\r\n\x1a\n"...)
+		z := &zeros{n: 50 << 20}
+		body := io.MultiReader(bytes.NewReader(head), z, strings.NewReader("\r\n--gatehouse-test-boundary-7d1f--\r\n"))
+		r := b.postUpload(body, "multipart/form-data; boundary=gatehouse-test-boundary-7d1f", -1)
+		r.want(t, http.StatusRequestEntityTooLarge, "larger than 2 MiB")
+		if z.read >= z.n {
+			t.Errorf("the server read all %d bytes; it should stop at the limit", z.read)
+		}
+		t.Logf("client sent %d of %d bytes before the answer", z.read, z.n)
+		b.mustUnchanged(before)
+	})
+}
+
+func repeatParts(p avPart, n int) []avPart {
+	out := make([]avPart, n)
+	for i := range out {
+		out[i] = p
+	}
+	return out
+}
+
+// TestAvatarAcceptedInputIsRemade: a real picture is accepted whatever its
+// name or declared type, and what is served is always our own encoding:
+// the name is used nowhere, a polyglot loses its payload.
+func TestAvatarAcceptedInputIsRemade(t *testing.T) {
+	ts := startServer(t, avatarServerArgs...)
+	var n atomic.Int64
+	face := fixture(t, "face.png")
+	poly := fixture(t, "polyglot.png")
+	if _, err := png.Decode(bytes.NewReader(poly)); err != nil || !bytes.Contains(poly, []byte("<script>")) {
+		t.Fatalf("polyglot fixture: decodes %v, has script %v", err, bytes.Contains(poly, []byte("<script>")))
+	}
+	tests := []struct {
+		name    string
+		part    avPart
+		payload string // must not be served
+	}{
+		{"file name with ../", avPart{name: "avatar", filename: "../../../../../tmp/gatehouse-avatar-test.png", ctype: "image/png", data: face}, "gatehouse-avatar-test"},
+		{"encoded file name with ../ and CR/LF", avPart{header: "Content-Disposition: form-data; name=\"avatar\"; filename*=UTF-8''..%2F..%2Fx%0D%0ASet-Cookie%3A%20a%3Db.png\r\n", data: face}, "Set-Cookie"},
+		{"real PNG sent as text/html", avPart{name: "avatar", filename: "index.html", ctype: "text/html", data: face}, "html"},
+		{"HTML/PNG polyglot, PNG first", avPart{name: "avatar", filename: "poly.png", ctype: "image/png", data: poly}, "<script"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newAvatarUser(ts, &n)
+			b.upload(tc.part).redirect(t, "/account")
+			pic := b.currentPicture()
+			if pic.url == "" {
+				t.Fatal("no picture")
+			}
+			r := b.get(pic.url)
+			if ct := r.Header.Get("Content-Type"); ct != "image/png" && ct != "image/jpeg" {
+				t.Fatalf("served as %q", ct)
+			}
+			if strings.Contains(pic.body, tc.payload) || strings.Contains(pic.url, tc.payload) || bytes.Equal([]byte(pic.body), tc.part.data) {
+				t.Fatalf("served picture carries the input (%q)", tc.payload)
+			}
+			if strings.Contains(r.Header.Get("Content-Disposition"), "..") {
+				t.Fatal("file name echoed")
+			}
+		})
+	}
+	if _, err := os.Stat("/tmp/gatehouse-avatar-test.png"); err == nil {
+		t.Fatal("a file appeared at the client's path")
+	}
+}
+
+// TestAvatarEXIFGPSRemoved uploads a JPEG carrying an Exif GPS position and
+// proves the served picture carries no Exif (nor any metadata segment).
+func TestAvatarEXIFGPSRemoved(t *testing.T) {
+	in := fixture(t, "gps.jpg")
+	segs, gps := jpegMetadata(in)
+	if !gps || !bytes.Contains(in, []byte("Exif\x00\x00")) {
+		t.Fatalf("fixture must carry Exif GPS: segments %v, gps %v", segs, gps)
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(in)); err != nil {
+		t.Fatalf("fixture is not a valid JPEG: %v", err)
+	}
+	ts := startServer(t)
+	b := ts.browser()
+	b.register("gps@example.com", goodPassword)
+	b.signIn("gps@example.com", goodPassword)
+	b.upload(filePart("holiday.jpg", in)).redirect(t, "/account")
+	pic := b.currentPicture()
+	out := []byte(pic.body)
+	if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
+		t.Fatalf("served picture is not a JPEG: %v", err)
+	}
+	segs, gps = jpegMetadata(out)
+	if gps || bytes.Contains(out, []byte("Exif")) || bytes.Contains(out, []byte{0xff, 0xe1}) {
+		t.Fatalf("served picture keeps Exif: segments %v, gps %v", segs, gps)
+	}
+	for _, s := range segs {
+		if s != "E0" { // the JFIF header the encoder may write is all that may remain
+			t.Fatalf("served picture keeps metadata segment APP/COM %s", s)
+		}
+	}
+	// The GPS rationals of the fixture (48°51'29.98") are gone too.
+	if bytes.Contains(out, []byte{0, 0, 0, 48, 0, 0, 0, 1, 0, 0, 0, 51, 0, 0, 0, 1}) {
+		t.Fatal("served picture keeps the GPS latitude")
+	}
+}
+
+// TestAvatarCSRF: uploads need a valid token, in the csrf_token part (before
+// or after the picture) or the X-CSRF-Token header, and a same-origin
+// request; a refused upload leaves the picture alone and is audited.
+func TestAvatarCSRF(t *testing.T) {
+	ts := startServer(t)
+	b := ts.browser()
+	b.register("csrf@example.com", goodPassword)
+	b.signIn("csrf@example.com", goodPassword)
+	face := fixture(t, "face.png")
+	b.upload(filePart("face.png", face)).redirect(t, "/account")
+	before := b.currentPicture()
+
+	send := func(parts []avPart, hdr map[string]string) *response {
+		body, ctype := avBody(parts...)
+		req, _ := http.NewRequest("POST", ts.URL+"/account/avatar", bytes.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Origin", ts.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		return b.do(req)
+	}
+	other := ts.browser()
+	other.register("other@example.com", goodPassword)
+	other.signIn("other@example.com", goodPassword)
+	foreign := other.token("/account")
+	pic := filePart("x.webp", fixture(t, "photo.webp"))
+	refused := []struct {
+		name  string
+		parts []avPart
+		hdr   map[string]string
+	}{
+		{"no token", []avPart{pic}, nil},
+		{"empty token", []avPart{{name: tokenField}, pic}, nil},
+		{"bad token", []avPart{{name: tokenField, data: []byte("bad")}, pic}, nil},
+		{"another session's token", []avPart{{name: tokenField, data: []byte(foreign)}, pic}, nil},
+		{"bad header token", []avPart{pic}, map[string]string{"X-CSRF-Token": "bad"}},
+		{"cross-site", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, pic}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}},
+		{"token twice", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, {name: tokenField, data: []byte(b.token("/account"))}, pic}, nil},
+	}
+	for _, tc := range refused {
+		r := send(tc.parts, tc.hdr)
+		if tc.name == "token twice" {
+			r.want(t, http.StatusBadRequest)
+		} else {
+			r.want(t, http.StatusForbidden)
+		}
+		b.mustUnchanged(before)
+	}
+	// No cookies at all: not signed in, sent to sign in.
+	anon := ts.browser()
+	body, ctype := avBody(pic)
+	req, _ := http.NewRequest("POST", ts.URL+"/account/avatar", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	anon.do(req).redirect(t, "/login")
+
+	// Accepted: the token after the picture, or in the header.
+	send([]avPart{pic, {name: tokenField, data: []byte(b.token("/account"))}}, nil).redirect(t, "/account")
+	second := b.currentPicture()
+	if second == before {
+		t.Fatal("token after the picture: picture unchanged")
+	}
+	send([]avPart{filePart("f.png", face)}, map[string]string{"X-CSRF-Token": b.token("/account")}).redirect(t, "/account")
+	if b.currentPicture() == second {
+		t.Fatal("header token: picture unchanged")
+	}
+}
+
+// TestAvatarRateLimit: ten uploads an hour per user, then 429 with
+// Retry-After and the picture unchanged. Another user is not affected.
+func TestAvatarRateLimit(t *testing.T) {
+	ts := startServer(t)
+	b := ts.browser()
+	b.register("many@example.com", goodPassword)
+	b.signIn("many@example.com", goodPassword)
+	face := fixture(t, "face.png")
+	for i := range 10 {
+		if i%2 == 0 {
+			b.upload(filePart("face.png", face)).redirect(t, "/account")
+		} else {
+			// Refused pictures count too: each one was decoded.
+			b.upload(filePart("bad.png", face[:100])).want(t, http.StatusUnprocessableEntity)
+		}
+	}
+	before := b.currentPicture()
+	r := b.upload(filePart("face.png", face)).want(t, http.StatusTooManyRequests)
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
+	}
+	b.mustUnchanged(before)
+	// Deleting is never limited.
+	b.submit("/account", "/account/avatar/delete").redirect(t, "/account")
+
+	other := ts.browser()
+	other.register("few@example.com", goodPassword)
+	other.signIn("few@example.com", goodPassword)
+	other.upload(filePart("face.png", face)).redirect(t, "/account")
+}
+
+// TestAvatarMaxBytesSetting: AVATAR_MAX_BYTES sets the limit (413 above it,
+// with the limit in the message) and is validated at start.
+func TestAvatarMaxBytesSetting(t *testing.T) {
+	face := fixture(t, "face.png") // 689 bytes
+	jpg := fixture(t, "gps.jpg")   // 1410 bytes
+	ts := startServer(t, "--avatar-max-bytes=1024")
+	b := ts.browser()
+	b.register("small@example.com", goodPassword)
+	b.signIn("small@example.com", goodPassword)
+	b.upload(filePart("face.png", face)).redirect(t, "/account")
+	before := b.currentPicture()
+	b.upload(filePart("gps.jpg", jpg)).want(t, http.StatusRequestEntityTooLarge, "larger than 1 KiB")
+	b.mustUnchanged(before)
+
+	for _, v := range []string{"0", "1023", "3145728", "-1", "2MiB", "99999999999"} {
+		_, _, err := ParseConfig([]string{"--dev", "--avatar-max-bytes", v}, func(string) string { return "" }, io.Discard)
+		if err == nil {
+			t.Errorf("--avatar-max-bytes=%s accepted", v)
+		}
+	}
+	cfg, _, err := ParseConfig([]string{"--dev"}, func(k string) string {
+		if k == "GATEHOUSE_AVATAR_MAX_BYTES" {
+			return "500000"
+		}
+		return ""
+	}, io.Discard)
+	if err != nil || cfg.AvatarMaxBytes != 500000 {
+		t.Fatalf("GATEHOUSE_AVATAR_MAX_BYTES=500000: %v, %v", cfg, err)
+	}
+	if def, _, err := ParseConfig([]string{"--dev"}, func(string) string { return "" }, io.Discard); err != nil || def.AvatarMaxBytes != 2<<20 {
+		t.Fatalf("default: %v", err)
+	}
+}
+
+func TestAvatarFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{2 << 20: "2 MiB", 1024: "1 KiB", 1536 << 10: "1536 KiB", 3000000: "3000000 bytes", 0: "0 bytes"} {
+		if got := formatBytes(n); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
