@@ -51,7 +51,7 @@ func (s *Server) routes() http.Handler {
 	s.routesAPI(root)
 	s.routesAvatar(pages, root, auth)
 
-	fail := func(w http.ResponseWriter, r *http.Request) { s.plainError(w, http.StatusInternalServerError) }
+	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
 	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(root))))
 }
 
