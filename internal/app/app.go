@@ -19,6 +19,7 @@ var Version = "dev"
 // UsageError is an error in the command line; main exits with status 2.
 type UsageError struct{ Msg string }
 
+// Error returns the message, usage text included.
 func (e *UsageError) Error() string { return e.Msg }
 
 const usage = `Usage:
