@@ -37,7 +37,7 @@ func TestIndependentVerification(t *testing.T) {
 		}
 	}
 
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse our token: %v", err)
 	}
