@@ -167,14 +167,42 @@ func (s *Store) rebind(q string) string {
 
 // Migrate creates the table and its indexes if they do not exist. It is
 // idempotent.
+//
+// On PostgreSQL it runs in one transaction under an advisory lock for the
+// current schema, so that several instances starting at once on a fresh
+// database do not race: concurrent CREATE TABLE IF NOT EXISTS statements
+// may otherwise fail on PostgreSQL's catalog constraints.
 func (s *Store) Migrate(ctx context.Context) error {
+	if s.dialect != Postgres {
+		for _, q := range s.q.migrate {
+			if _, err := s.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("sqlstore: migrate: %w", err)
+			}
+		}
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, postgresMigrateLock); err != nil {
+		return fmt.Errorf("sqlstore: migrate: lock: %w", err)
+	}
 	for _, q := range s.q.migrate {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: migrate: %w", err)
 		}
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
 	return nil
 }
+
+// postgresMigrateLock serializes Migrate per schema until the transaction
+// ends.
+const postgresMigrateLock = `SELECT pg_advisory_xact_lock(hashtext('gatehouse.sqlstore.migrate:' || coalesce(current_schema(), '')))`
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
