@@ -2,34 +2,329 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/keyring"
+	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/mileusna/useragent"
 )
 
 // Email: verification, password reset, email change and security notices.
+//
+// Every mail goes through the durable outbox (internal/mail): a request only
+// queues it, and the mail worker started by startMailWorker delivers it
+// through SMTP (SMTP_URL) or, without SMTP in development mode, to the dev
+// outbox shown at /dev/outbox. The one-time links carry tokens made and
+// checked by account.EmailTokens; a token appears in the mailed link, in
+// the hidden field of the page that link opens, and nowhere else.
 
 // emailFeature holds the mailer and the email token flows.
-type emailFeature struct{ d *deps }
+type emailFeature struct {
+	d       *deps
+	outbox  *mail.Outbox
+	sender  mail.Sender
+	dev     *mail.DevOutbox // nil unless mail stays in the process (no SMTP_URL, dev mode)
+	smtp    bool
+	tokens  *account.EmailTokens
+	devices *account.Devices
+	limits  emailLimits
+}
 
-func newEmailFeature(d *deps) (*emailFeature, error) { return &emailFeature{d: d}, nil }
+// emailLimits are the feature's own rate limits, on top of the FORGOT_LIMIT
+// per IP. Those that guard a mailbox rather than the server refuse
+// silently: the requester's answer does not change.
+type emailLimits struct {
+	resend   ratelimit.Limit // verification mails asked for, per user (429)
+	change   ratelimit.Limit // email change requests, per user (429; also bounds password guesses)
+	redeem   ratelimit.Limit // token redemptions, per IP (429)
+	forgot   ratelimit.Limit // reset mails, per account (silent)
+	exists   ratelimit.Limit // "you already have an account" notices, per account (silent)
+	interval time.Duration   // how often expired tokens are purged
+}
+
+var defaultEmailLimits = emailLimits{
+	resend:   ratelimit.Limit{Rate: 3, Period: time.Hour, Burst: 3},
+	change:   ratelimit.Limit{Rate: 5, Period: time.Hour, Burst: 5},
+	redeem:   ratelimit.Limit{Rate: 30, Period: time.Minute, Burst: 30},
+	forgot:   ratelimit.Limit{Rate: 5, Period: time.Hour, Burst: 5},
+	exists:   ratelimit.Limit{Rate: 3, Period: time.Hour, Burst: 3},
+	interval: time.Hour,
+}
+
+// mailWorkerTweak, when set (by tests only, before the server starts),
+// adjusts the mail worker, e.g. to poll and retry within milliseconds.
+var mailWorkerTweak func(w *mail.Worker)
+
+// errNoSMTP keeps mail queued in production when no SMTP_URL is set.
+var errNoSMTP = errors.New("no SMTP relay configured (GATEHOUSE_SMTP_URL): the message stays queued")
+
+func newEmailFeature(d *deps) (*emailFeature, error) {
+	cfg := d.cfg
+	dialect := mail.SQLite
+	if d.db.Dialect() == db.Postgres {
+		dialect = mail.Postgres
+	}
+	outbox, err := mail.NewOutbox(d.db.Writer(), dialect)
+	if err != nil {
+		return nil, err
+	}
+	outbox.Now = d.now
+	e := &emailFeature{d: d, outbox: outbox, limits: defaultEmailLimits,
+		tokens:  account.NewEmailTokens(d.accounts, d.db.EmailTokens()),
+		devices: account.NewDevices(d.db.Devices(), keyring.NewMAC(d.keys, "known-device"), d.now),
+	}
+	switch {
+	case cfg.SMTPURL != "":
+		sc, err := mail.ParseSMTPURL(cfg.SMTPURL)
+		if err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w", envName("SMTP_URL"), flagName("SMTP_URL"), err)
+		}
+		if sc.Insecure() && !cfg.Dev && !emailLoopbackHost(sc.Host) {
+			return nil, fmt.Errorf("setting %s (--%s): starttls=%s may send mail, with its one-time links, and the relay password in plain text to %s; use STARTTLS (the default) or smtps://, or --dev on your own machine",
+				envName("SMTP_URL"), flagName("SMTP_URL"), sc.TLS, sc.Host)
+		}
+		if sc.From, err = mail.ResolveFrom(cfg.MailFrom, cfg.BaseURL.String()); err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w", envName("MAIL_FROM"), flagName("MAIL_FROM"), err)
+		}
+		sc.Logger = d.log.With("component", "smtp")
+		s, err := mail.NewSMTPSender(sc)
+		if err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w", envName("SMTP_URL"), flagName("SMTP_URL"), err)
+		}
+		e.sender, e.smtp = s, true
+	case cfg.Dev:
+		// Development only: it logs every message in full, links included.
+		e.dev = mail.NewDevOutbox(100, d.log.With("component", "dev-outbox"))
+		e.dev.Now = d.now
+		e.sender = e.dev
+	default:
+		e.sender = mail.SenderFunc(func(context.Context, mail.Message) error { return errNoSMTP })
+	}
+	return e, nil
+}
+
+// emailLoopbackHost reports whether host names this machine.
+func emailLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
 
 // routesEmail adds the email routes. auth wraps handlers that need a
 // signed-in user.
-func (s *Server) routesEmail(pages *http.ServeMux, auth func(http.Handler) http.Handler) {}
+func (s *Server) routesEmail(pages *http.ServeMux, auth func(http.Handler) http.Handler) {
+	pages.Handle("GET /verify-email", http.HandlerFunc(s.verifyEmailForm))
+	pages.Handle("POST /verify-email", http.HandlerFunc(s.verifyEmail))
+	pages.Handle("POST /verify-email/resend", auth(http.HandlerFunc(s.resendVerification)))
+	pages.Handle("GET /password/forgot", http.HandlerFunc(s.forgotForm))
+	pages.Handle("POST /password/forgot", http.HandlerFunc(s.forgotPassword))
+	pages.Handle("GET /password/reset", http.HandlerFunc(s.resetForm))
+	pages.Handle("POST /password/reset", http.HandlerFunc(s.resetPassword))
+	pages.Handle("POST /account/email", auth(http.HandlerFunc(s.changeEmail)))
+	pages.Handle("GET /account/email/confirm", http.HandlerFunc(s.confirmEmailForm))
+	pages.Handle("POST /account/email/confirm", http.HandlerFunc(s.confirmEmail))
+	pages.Handle("GET /dev/outbox", http.HandlerFunc(s.devOutbox))
+}
 
 // afterRegister runs after a registration attempt that passed validation.
-func (d *deps) afterRegister(ctx context.Context, reg account.Registration) {}
+// A new account gets a verification link; an address that already had one
+// gets its owner a notice instead. Both paths generate a token, run one
+// token transaction (rolled back for the notice) and queue one mail, so
+// they cost the same.
+func (d *deps) afterRegister(ctx context.Context, reg account.Registration) {
+	e, u := d.email, reg.User
+	ctx = context.WithoutCancel(ctx)
+	if reg.Existing {
+		if err := e.tokens.Decoy(ctx, account.TokenVerifyEmail, d.cfg.VerifyTTL); err != nil {
+			d.log.Error("email: decoy token", "err", err)
+		}
+		if !e.allowQuietly(ctx, "email:exists:user:", u.ID, e.limits.exists) {
+			return
+		}
+		_ = e.send(ctx, mail.AccountExists, u.Email, mail.Data{Link: e.link("/password/forgot", "")})
+		return
+	}
+	if err := e.sendVerification(ctx, u); err != nil {
+		d.log.Error("email: verification mail", "user", u.ID, "err", err)
+	}
+}
 
-// afterLogin runs after a successful sign-in (both factors).
-func (d *deps) afterLogin(ctx context.Context, r *http.Request, u account.User) {}
+// afterLogin runs after a successful sign-in (both factors). A sign-in from
+// a device (browser family, OS, network prefix) the account has not used
+// before gets its owner a notice, except for the account's first sign-in.
+func (d *deps) afterLogin(ctx context.Context, r *http.Request, u account.User) {
+	e := d.email
+	ctx = context.WithoutCancel(ctx)
+	family, os := "", ""
+	if ua := r.UserAgent(); ua != "" {
+		p := useragent.Parse(ua)
+		family, os = p.Name, p.OS
+	}
+	dev := account.NewDevice(family, os, d.clientAddr(r))
+	notify, err := e.devices.SignedIn(ctx, u.ID, dev)
+	if err != nil {
+		d.log.Error("email: known devices", "user", u.ID, "err", err)
+		return
+	}
+	if notify {
+		_ = e.send(ctx, mail.NewDeviceSignIn, u.Email, mail.Data{When: d.now(), IP: d.clientIP(r), Device: emailDeviceText(r.UserAgent())})
+	}
+}
 
-// afterPasswordChange runs after the user changed the password.
-func (d *deps) afterPasswordChange(ctx context.Context, u account.User) {}
+// afterPasswordChange runs after the user changed the password: pending
+// reset links die and the owner gets a notice.
+func (d *deps) afterPasswordChange(ctx context.Context, u account.User) {
+	var ip, ua string
+	if sess := session.FromContext(ctx); sess != nil {
+		ip, ua = sess.IP(), sess.UserAgent()
+	}
+	d.email.passwordChanged(context.WithoutCancel(ctx), u, ip, ua)
+}
+
+// securityNoticeKinds are the notices securityNotice sends with the
+// generic security_notice template: kind -> title, body.
+var securityNoticeKinds = map[string][2]string{
+	"twofactor_reset":         {"Two-factor authentication was reset", "An administrator turned off two-factor authentication for your account."},
+	"recovery_codes_replaced": {"New recovery codes", "A new set of recovery codes was made for your account; the old codes no longer work."},
+	"sessions_revoked":        {"You were signed out everywhere", "Every session and API token of your account was ended."},
+}
 
 // securityNotice mails the account's owner a notice of a security event,
 // such as "twofactor_enabled" or "twofactor_disabled".
-func (d *deps) securityNotice(ctx context.Context, u account.User, kind string) {}
+func (d *deps) securityNotice(ctx context.Context, u account.User, kind string) {
+	e := d.email
+	ctx = context.WithoutCancel(ctx)
+	data := mail.Data{When: d.now()}
+	name := mail.SecurityNotice
+	switch kind {
+	case "twofactor_enabled":
+		name = mail.TwoFactorEnabled
+	case "twofactor_disabled":
+		name = mail.TwoFactorDisabled
+	default:
+		tb, ok := securityNoticeKinds[kind]
+		if !ok {
+			d.log.Warn("email: unknown security notice kind", "kind", account.Sanitize(kind, 64))
+			tb = [2]string{"Security notice", "A security setting of your account was changed."}
+		}
+		data.Title = tb[0]
+		data.Body = tb[1] + " (" + d.now().UTC().Format("2006-01-02 15:04 UTC") + ")"
+	}
+	_ = e.send(ctx, name, u.Email, data)
+}
 
-// startMailWorker starts the outbox delivery loop.
-func (d *deps) startMailWorker(run func(name string, f func(context.Context) error)) {}
+// startMailWorker starts the outbox delivery loop, and the sweeper of
+// expired email tokens.
+func (d *deps) startMailWorker(run func(name string, f func(context.Context) error)) {
+	e := d.email
+	w := &mail.Worker{Outbox: e.outbox, Sender: e.sender, Logger: d.log.With("component", "mail"), Now: d.now,
+		OnGiveUp: e.gaveUp}
+	if mailWorkerTweak != nil {
+		mailWorkerTweak(w)
+	}
+	if !e.smtp && !d.cfg.Dev {
+		d.log.Warn("GATEHOUSE_SMTP_URL is not set: mail (verification, password reset, notices) is queued but not sent until it is")
+	}
+	run("mail worker", w.Run)
+	run("email token sweeper", e.sweep)
+}
+
+// sweep deletes expired email tokens now and then.
+func (e *emailFeature) sweep(ctx context.Context) error {
+	t := time.NewTicker(e.limits.interval)
+	defer t.Stop()
+	for {
+		if _, err := e.tokens.Purge(ctx); err != nil && ctx.Err() == nil {
+			e.d.log.Warn("email: purge expired tokens", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// gaveUp audits a message the worker could not deliver.
+func (e *emailFeature) gaveUp(ctx context.Context, f mail.Failure) {
+	_ = e.d.accounts.Record(ctx, account.Event{Name: "mail.undeliverable", Outcome: account.OutcomeError,
+		Detail: "to " + f.To + ": " + f.Subject + " after " + fmt.Sprint(f.Attempts) + " attempts: " + f.Err})
+}
+
+// send renders a template and queues the mail for to, which must be an
+// address stored for the account. data.Email defaults to to.
+func (e *emailFeature) send(ctx context.Context, name, to string, data mail.Data) error {
+	if data.Email == "" {
+		data.Email = to
+	}
+	m, err := mail.Render(name, data)
+	if err == nil {
+		m.To = to
+		_, err = e.outbox.Enqueue(ctx, m)
+	}
+	if err != nil {
+		// Never the message: its body may hold a one-time link.
+		e.d.log.Error("email: mail not queued", "template", name, "to", to, "err", err)
+		return fmt.Errorf("queue %s mail: %w", name, err)
+	}
+	return nil
+}
+
+// sendVerification mails u a fresh verification link (older ones die).
+func (e *emailFeature) sendVerification(ctx context.Context, u account.User) error {
+	tok, err := e.tokens.Issue(ctx, account.TokenVerifyEmail, u, u.Email, e.d.cfg.VerifyTTL)
+	if err != nil {
+		return err
+	}
+	return e.send(ctx, mail.VerifyEmail, u.Email, mail.Data{Link: e.link("/verify-email", tok), ExpiresIn: e.d.cfg.VerifyTTL})
+}
+
+// passwordChanged voids u's reset links and mails the notice.
+func (e *emailFeature) passwordChanged(ctx context.Context, u account.User, ip, ua string) {
+	if err := e.tokens.VoidResetTokens(ctx, u.ID); err != nil {
+		// They are void anyway: issued before the password change.
+		e.d.log.Warn("email: void reset tokens", "user", u.ID, "err", err)
+	}
+	_ = e.send(ctx, mail.PasswordChanged, u.Email, mail.Data{When: e.d.now(), IP: ip, Device: emailDeviceText(ua)})
+}
+
+// link is an absolute URL under the base URL, with the token as its query.
+func (e *emailFeature) link(path, token string) string {
+	u := url.URL{Scheme: e.d.cfg.BaseURL.Scheme, Host: e.d.cfg.BaseURL.Host, Path: path}
+	if token != "" {
+		u.RawQuery = url.Values{"token": {token}}.Encode()
+	}
+	return u.String()
+}
+
+// allowQuietly consumes one event of a per-user limit that guards a
+// mailbox; a refusal only skips the mail. A limiter failure skips it too.
+func (e *emailFeature) allowQuietly(ctx context.Context, prefix string, userID int64, l ratelimit.Limit) bool {
+	res, err := e.d.guard.limiter.Allow(ctx, prefix+fmt.Sprint(userID), l)
+	if err != nil {
+		e.d.log.Error("rate limiter failed", "err", err)
+		return false
+	}
+	return res.Allowed
+}
+
+// emailDeviceText describes a user agent for a notice, such as "Firefox 128 on
+// Linux".
+func emailDeviceText(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	b, o := describeAgent(ua)
+	return b + " on " + o
+}

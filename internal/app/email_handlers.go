@@ -1,0 +1,342 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/internal/web"
+	"github.com/gatehouse/gatehouse/ratelimit"
+	"github.com/gatehouse/gatehouse/secheaders"
+	"github.com/gatehouse/gatehouse/session"
+)
+
+// maxEmailTokenField bounds a token field before any work; a real token has
+// onetime.EncodedLen (64) characters.
+const maxEmailTokenField = 128
+
+// emailBadLinkMessage is the one answer to every unusable link.
+const emailBadLinkMessage = "This link is not valid: it may have expired, been used already, or been replaced by a newer one. Ask for a new link."
+
+// emailLinkToken trims a token field and refuses empty or oversized ones.
+func emailLinkToken(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	return v, v != "" && len(v) <= maxEmailTokenField
+}
+
+// emailBadLink answers a token that cannot be used: 400, one message.
+func (s *Server) emailBadLink(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusBadRequest, emailBadLinkMessage)
+}
+
+// emailAllowRedeem limits token redemptions per client IP. Tokens cannot be
+// guessed (256-bit verifiers); this only bounds the work a client causes.
+func (s *Server) emailAllowRedeem(w http.ResponseWriter, r *http.Request) bool {
+	return s.emailAllow(w, r, "email_token:ip:"+s.d.clientIP(r), s.d.email.limits.redeem)
+}
+
+// emailAllow consumes one event of key under l, writing the rate
+// limit headers; on refusal the caller answers with s.tooMany.
+func (s *Server) emailAllow(w http.ResponseWriter, r *http.Request, key string, l ratelimit.Limit) bool {
+	res, err := s.d.guard.limiter.Allow(r.Context(), key, l)
+	if err != nil {
+		logger(r.Context()).Error("rate limiter failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		return false
+	}
+	if !res.Allowed {
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(res.RetryAfter), 10))
+		_ = s.d.accounts.Record(r.Context(), account.Event{Name: "ratelimit.refused", Outcome: account.OutcomeDenied,
+			IP: s.d.clientIP(r), UserAgent: r.UserAgent(), Detail: key[:strings.IndexByte(key, ':')]})
+	}
+	return res.Allowed
+}
+
+// emailTokenPage shows a page whose form posts the token of the link it was
+// opened with. The token was checked, but nothing changed: GET is safe for
+// mail scanners that open links. The URL carries the token, so the page
+// sends no Referer and is never cached.
+func (s *Server) emailTokenPage(w http.ResponseWriter, r *http.Request, purpose account.TokenPurpose, title, page string) {
+	secheaders.NoReferrer(w)
+	raw, ok := emailLinkToken(r.URL.Query().Get("token"))
+	if !ok {
+		s.emailBadLink(w, r)
+		return
+	}
+	t, u, err := s.d.email.tokens.Check(r.Context(), purpose, raw)
+	switch {
+	case errors.Is(err, account.ErrTokenInvalid):
+		s.emailBadLink(w, r)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	p := s.page(r, title)
+	p.Data = web.TokenForm{Token: raw, Email: u.Email, NewEmail: t.Email}
+	s.show(w, r, http.StatusOK, page, p)
+}
+
+// emailAfterLink sends the browser on after a redeemed link: to target when it
+// is signed in as u, else to the sign-in page.
+func emailAfterLink(w http.ResponseWriter, r *http.Request, u account.User, target string) {
+	if cur, ok := userFrom(r.Context()); !ok || cur.ID != u.ID {
+		target = "/login"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// Verification.
+
+func (s *Server) verifyEmailForm(w http.ResponseWriter, r *http.Request) {
+	s.emailTokenPage(w, r, account.TokenVerifyEmail, "Confirm your email address", "verify_email")
+}
+
+func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	secheaders.NoReferrer(w)
+	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	if !ok {
+		s.emailBadLink(w, r)
+		return
+	}
+	if !s.emailAllowRedeem(w, r) {
+		s.tooMany(w, r)
+		return
+	}
+	u, err := s.d.email.tokens.VerifyEmail(r.Context(), raw, s.meta(r))
+	switch {
+	case errors.Is(err, account.ErrTokenInvalid):
+		s.emailBadLink(w, r)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	flash(r, "success", "Thank you: "+u.Email+" is confirmed.")
+	emailAfterLink(w, r, u, "/dashboard")
+}
+
+// resendVerification mails the signed-in user a new verification link.
+func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	if u.EmailVerified() {
+		flash(r, "info", "Your email address is already confirmed.")
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	if !s.emailAllow(w, r, "verify_resend:user:"+strconv.FormatInt(u.ID, 10), s.d.email.limits.resend) {
+		s.tooMany(w, r)
+		return
+	}
+	if err := s.d.email.sendVerification(r.Context(), u); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	flash(r, "success", "We sent a new link to "+u.Email+". Earlier links no longer work.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}
+
+// Password reset.
+
+func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
+	s.show(w, r, http.StatusOK, "forgot", s.page(r, "Forgot your password?"))
+}
+
+// emailForgotMessage is the answer to every reset request.
+const emailForgotMessage = "If an account uses that address, we sent it a link to choose a new password. Check your inbox; the link works once and expires soon."
+
+// forgotPassword answers every well-formed address alike, after the same
+// work: whether an account has the address is never told.
+func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	p := s.page(r, "Forgot your password?")
+	p.Form["email"] = email
+	if len(email) > maxEmailField {
+		p.Errors["email"] = "Enter a valid email address."
+		s.show(w, r, http.StatusUnprocessableEntity, "forgot", p)
+		return
+	}
+	if !s.d.allowIP(w, r, "forgot") {
+		s.tooMany(w, r)
+		return
+	}
+	e := s.d.email
+	res, err := e.tokens.RequestPasswordReset(r.Context(), email, s.cfg.ResetTTL, s.meta(r))
+	var verr *account.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		p.Errors = verr.Fields
+		s.show(w, r, http.StatusUnprocessableEntity, "forgot", p)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	if res.Send && e.allowQuietly(r.Context(), "forgot:user:", res.User.ID, e.limits.forgot) {
+		// Only to the stored address, whatever case or spacing was typed.
+		_ = e.send(r.Context(), mail.PasswordReset, res.User.Email,
+			mail.Data{Link: e.link("/password/reset", res.Token), ExpiresIn: s.cfg.ResetTTL})
+	}
+	flash(r, "success", emailForgotMessage)
+	http.Redirect(w, r, "/password/forgot", http.StatusSeeOther)
+}
+
+func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
+	s.emailTokenPage(w, r, account.TokenResetPassword, "Choose a new password", "reset")
+}
+
+// resetPassword sets a new password with a reset link. It ends every
+// session of the account, lifts the sign-in backoff (the owner proved
+// control of the mailbox) and does not sign in: the normal sign-in, second
+// factor included, follows.
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
+	secheaders.NoReferrer(w)
+	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	if !ok {
+		s.emailBadLink(w, r)
+		return
+	}
+	pw := r.PostForm.Get("password")
+	reshow := func(msg string) {
+		p := s.page(r, "Choose a new password")
+		p.Errors["password"] = msg
+		p.Data = web.TokenForm{Token: raw}
+		s.show(w, r, http.StatusUnprocessableEntity, "reset", p)
+	}
+	if len(pw) > maxPasswordField {
+		reshow("Use at most 256 characters.")
+		return
+	}
+	if !s.emailAllowRedeem(w, r) {
+		s.tooMany(w, r)
+		return
+	}
+	u, err := s.d.email.tokens.ResetPassword(r.Context(), raw, pw, s.meta(r))
+	var verr *account.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		reshow(verr.Fields[account.FieldPassword])
+		return
+	case errors.Is(err, account.ErrTokenInvalid):
+		s.emailBadLink(w, r)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	s.d.endAllSessions(r.Context(), u.ID)
+	s.d.clearLoginDefence(r.Context(), u.Email)
+	if sess := session.FromContext(r.Context()); sess != nil && sess.UserID() == strconv.FormatInt(u.ID, 10) {
+		sess.Destroy()
+	}
+	s.d.email.passwordChanged(r.Context(), u, s.d.clientIP(r), r.UserAgent())
+	flash(r, "success", "Your password was changed and every session of your account was ended. Sign in with the new password.")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// Email change.
+
+// changeEmail starts an email change: it needs the password, mails a link
+// to the new address and a notice to the old one. Whether the new address
+// belongs to another account is not told here; the confirmation fails.
+func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
+	u, _ := userFrom(r.Context())
+	e := s.d.email
+	pw, newEmail := r.PostForm.Get("password"), strings.TrimSpace(r.PostForm.Get("new_email"))
+	p := s.page(r, "Account")
+	p.Form["new_email"] = newEmail
+	if len(newEmail) > maxEmailField || len(pw) > maxPasswordField {
+		p.Errors["new_email"] = "One of the fields is far too long."
+		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		return
+	}
+	// Consumed before the password is checked, so it also bounds guesses.
+	if !s.emailAllow(w, r, "email_change:user:"+strconv.FormatInt(u.ID, 10), e.limits.change) {
+		s.tooMany(w, r)
+		return
+	}
+	ch, err := e.tokens.RequestEmailChange(r.Context(), u.ID, pw, newEmail, s.cfg.VerifyTTL, s.meta(r))
+	var verr *account.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		// Own keys: the account page holds other forms with a password field.
+		p.Errors["new_email"] = verr.Fields[account.FieldNewEmail]
+		p.Errors["email_password"] = verr.Fields[account.FieldPassword]
+		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		return
+	case errors.Is(err, account.ErrDisabled):
+		s.errorPage(w, r, http.StatusForbidden, "")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	if err := e.send(r.Context(), mail.EmailChangeConfirm, ch.NewEmail, mail.Data{Email: ch.User.Email, NewEmail: ch.NewEmail,
+		Link: e.link("/account/email/confirm", ch.Token), ExpiresIn: s.cfg.VerifyTTL}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_ = e.send(r.Context(), mail.EmailChangeNotice, ch.User.Email, mail.Data{NewEmail: ch.NewEmail})
+	flash(r, "success", "We sent a link to "+ch.NewEmail+". Your address changes once you open it.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}
+
+func (s *Server) confirmEmailForm(w http.ResponseWriter, r *http.Request) {
+	s.emailTokenPage(w, r, account.TokenChangeEmail, "Confirm your new email address", "email_confirm")
+}
+
+// confirmEmail redeems an email change link: the account it was issued
+// for gets the address it was mailed to, and the old address a notice.
+func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	secheaders.NoReferrer(w)
+	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	if !ok {
+		s.emailBadLink(w, r)
+		return
+	}
+	if !s.emailAllowRedeem(w, r) {
+		s.tooMany(w, r)
+		return
+	}
+	e := s.d.email
+	before, after, err := e.tokens.ConfirmEmailChange(r.Context(), raw, s.meta(r))
+	switch {
+	case errors.Is(err, account.ErrEmailTaken):
+		s.errorPage(w, r, http.StatusConflict, "Another account uses this address now, so it cannot become yours. Your address was not changed.")
+		return
+	case errors.Is(err, account.ErrTokenInvalid):
+		s.emailBadLink(w, r)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	_ = e.send(r.Context(), mail.SecurityNotice, before.Email, mail.Data{
+		Title: "Your email address was changed",
+		Body: "The email address of your account was changed from " + before.Email + " to " + after.Email + " on " +
+			s.now().UTC().Format("2006-01-02 15:04 UTC") + ". Mail about your account now goes to the new address.",
+	})
+	flash(r, "success", "Your email address is now "+after.Email+".")
+	emailAfterLink(w, r, after, "/account")
+}
+
+// devOutbox lists the mail of the development outbox (dev mode only).
+func (s *Server) devOutbox(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.Dev {
+		s.errorPage(w, r, http.StatusNotFound, "")
+		return
+	}
+	e := s.d.email
+	data := web.DevOutbox{SMTP: e.smtp}
+	if e.dev != nil {
+		for _, m := range e.dev.List() {
+			data.Messages = append(data.Messages, web.DevMail{ID: m.ID, To: m.To, Subject: m.Subject, Text: m.Text, Time: m.Time})
+		}
+	}
+	p := s.page(r, "Outbox")
+	p.Data = data
+	s.show(w, r, http.StatusOK, "outbox", p)
+}
