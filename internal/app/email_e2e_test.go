@@ -265,7 +265,7 @@ func TestEmailResetTokenRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.browser()
-			r := c.get("/password/reset?" + tc.query).want(t, tc.status)
+			r := c.get("/password/reset?"+tc.query).want(t, tc.status)
 			if strings.Contains(r.body, tok) {
 				t.Fatal("the real token is on the error page")
 			}
