@@ -196,7 +196,24 @@ func (s *Server) parseAuditQuery(ctx context.Context, r *http.Request) (auditQue
 		!q.filter.Until.After(q.filter.Since) {
 		q.errors["until"] = "The end of the range must come after its start."
 	}
+	if len(q.errors) == 0 {
+		// Shown again (and kept in page links) in the form a
+		// datetime-local field reads: an until date becomes the next
+		// midnight, which is the same bound.
+		q.since, q.until = formatAuditTime(q.filter.Since), formatAuditTime(q.filter.Until)
+	}
 	return q, nil
+}
+
+// formatAuditTime writes t as a datetime-local value, "" for the zero time.
+func formatAuditTime(t time.Time) string {
+	switch {
+	case t.IsZero():
+		return ""
+	case t.Second() != 0:
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04")
 }
 
 func validEventName(s string) bool {
@@ -226,7 +243,7 @@ func parseAuditTime(v string, endOfDay bool) (time.Time, error) {
 			if t.Year() < 1 || t.Year() > 9998 {
 				break
 			}
-			return t.UTC(), nil
+			return t.UTC().Truncate(time.Second), nil
 		}
 	}
 	return time.Time{}, errors.New("app: bad audit time")
