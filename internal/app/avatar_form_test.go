@@ -1,0 +1,277 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	_ "image/jpeg" // decoders for checking served pictures
+	_ "image/png"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/ratelimit"
+)
+
+const fuzzBoundary = "gatehouse-test-boundary-7d1f"
+
+// readForm runs readAvatarForm over body (built by avBody), recording the
+// tokens handed to onToken.
+func readForm(body []byte, max int64, onToken func(string) error) (avatarForm, error) {
+	return readAvatarForm(multipart.NewReader(bytes.NewReader(body), fuzzBoundary), max, onToken)
+}
+
+func TestAvatarReadForm(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\nrest")
+	tok := avPart{name: tokenField, data: []byte("tok")}
+	tests := []struct {
+		name      string
+		parts     []avPart
+		wantErr   error
+		wantImage string
+		wantToken string
+	}{
+		{"picture and token", []avPart{tok, filePart("a.png", png)}, nil, string(png), "tok"},
+		{"picture without a file name", []avPart{{name: avatarField, data: png}}, nil, string(png), ""},
+		{"token after picture", []avPart{filePart("a.png", png), tok}, nil, string(png), "tok"},
+		{"short extra field ignored", []avPart{{name: "submit", data: []byte("Upload")}, filePart("a.png", png)}, nil, string(png), ""},
+		{"exactly the limit", []avPart{filePart("a.png", bytes.Repeat([]byte{1}, 64))}, nil, string(bytes.Repeat([]byte{1}, 64)), ""},
+		{"one byte over", []avPart{filePart("a.png", bytes.Repeat([]byte{1}, 65))}, errAvatarTooLarge, "", ""},
+		{"no parts", nil, errAvatarMissing, "", ""},
+		{"empty picture", []avPart{filePart("", nil)}, errAvatarEmpty, "", ""},
+		{"two pictures", []avPart{filePart("a.png", png), filePart("b.png", png)}, errAvatarTwice, "", ""},
+		{"two tokens", []avPart{tok, tok, filePart("a.png", png)}, errRepeatedField, "", ""},
+		{"token as a file", []avPart{{name: tokenField, filename: "t.txt", data: []byte("tok")}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
+		{"long token", []avPart{{name: tokenField, data: bytes.Repeat([]byte("t"), avatarMaxTokenBytes+1)}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
+		{"other file", []avPart{filePart("a.png", png), {name: "x", filename: "x", data: png}}, errAvatarUnexpected, "", ""},
+		{"long other field", []avPart{{name: "x", data: bytes.Repeat([]byte("x"), avatarMaxOtherBytes+1)}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
+		{"no form name", []avPart{{header: "Content-Disposition: form-data\r\n", data: png}}, errAvatarUnexpected, "", ""},
+		{"not form-data", []avPart{{header: "Content-Disposition: attachment; name=\"avatar\"\r\n", data: png}}, errAvatarUnexpected, "", ""},
+		{"CR/LF in the file name", []avPart{{header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\n.png\"\r\n", data: png}}, errAvatarMalformed, "", ""},
+		{"too many parts", append(repeatParts(avPart{name: "x", data: []byte("1")}, avatarMaxParts), filePart("a.png", png)), errAvatarUnexpected, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := avBody(tc.parts...)
+			var tokens []string
+			f, err := readForm(body, 64, func(s string) error { tokens = append(tokens, s); return nil })
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if string(f.image) != tc.wantImage || f.token != tc.wantToken {
+				t.Fatalf("form = %q, %q; want %q, %q", f.image, f.token, tc.wantImage, tc.wantToken)
+			}
+			if err == nil && tc.wantToken != "" && (len(tokens) != 1 || tokens[0] != tc.wantToken) {
+				t.Fatalf("onToken saw %q", tokens)
+			}
+		})
+	}
+}
+
+// The token callback runs before the picture is read, and its error ends
+// the read: a forged upload is refused without reading the picture.
+func TestAvatarReadFormStopsOnBadToken(t *testing.T) {
+	body, _ := avBody(avPart{name: tokenField, data: []byte("forged")}, filePart("a.png", bytes.Repeat([]byte{1}, 1<<20)))
+	r := &countingReader{r: bytes.NewReader(body)}
+	forged := errors.New("forged")
+	_, err := readAvatarForm(multipart.NewReader(r, fuzzBoundary), 2<<20, func(string) error { return forged })
+	if !errors.Is(err, forged) {
+		t.Fatalf("err = %v", err)
+	}
+	if r.n > 64<<10 {
+		t.Fatalf("read %d bytes after a bad token", r.n)
+	}
+}
+
+// An oversized picture is not read past the limit.
+func TestAvatarReadFormStopsAtTheLimit(t *testing.T) {
+	head := []byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\n")
+	z := &zeros{n: 50 << 20}
+	r := &countingReader{r: io.MultiReader(bytes.NewReader(head), z)}
+	_, err := readAvatarForm(multipart.NewReader(r, fuzzBoundary), 1<<20, nil)
+	if !errors.Is(err, errAvatarTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+	if r.n > 1<<20+64<<10 {
+		t.Fatalf("read %d bytes for a 1 MiB limit", r.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// avatarHarness is an in-process server with one signed-in user, for
+// driving the real upload handler many times (no per-user limit).
+type avatarHarness struct {
+	d     *deps
+	url   string
+	c     *http.Client
+	token string
+	user  int64
+	last  string // the user's picture id, "" for none
+}
+
+func newAvatarHarness(tb testing.TB) *avatarHarness {
+	tb.Helper()
+	ctx := context.Background()
+	args := append([]string{"--dev", "--metrics-addr=", "--database-url", "sqlite:" + filepath.Join(tb.TempDir(), "g.db")}, fastHashArgs...)
+	cfg, _, err := ParseConfig(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d, err := openDeps(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(d.Close)
+	if _, err := d.db.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	d.avatars.limit = ratelimit.PerSecond(1_000_000)
+	_, h, err := NewServer(d)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	hs := &avatarHarness{d: d, url: srv.URL, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	const email = "fuzz@example.com"
+	for _, step := range []struct{ page, action string }{{"/register", "/register"}, {"/login", "/login"}} {
+		form := url.Values{"email": {email}, "password": {goodPassword}, "csrf_token": {hs.pageToken(tb, step.page)}}
+		req, _ := http.NewRequest("POST", srv.URL+step.action, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp := hs.do(tb, req)
+		if resp.StatusCode != http.StatusSeeOther {
+			tb.Fatalf("%s: %d", step.action, resp.StatusCode)
+		}
+	}
+	hs.token = hs.pageToken(tb, "/account")
+	u, err := d.accounts.UserByEmail(ctx, email)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs.user = u.ID
+	return hs
+}
+
+func (hs *avatarHarness) do(tb testing.TB, req *http.Request) *http.Response {
+	tb.Helper()
+	req.Header.Set("Origin", hs.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := hs.c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func (hs *avatarHarness) pageToken(tb testing.TB, path string) string {
+	tb.Helper()
+	resp, err := hs.c.Get(hs.url + path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		tb.Fatalf("no token on %s (%d)", path, resp.StatusCode)
+	}
+	return string(m[1])
+}
+
+// post sends a multipart body with the session's token in the header.
+func (hs *avatarHarness) post(tb testing.TB, body []byte) int {
+	tb.Helper()
+	req, _ := http.NewRequest("POST", hs.url+"/account/avatar", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary)
+	req.Header.Set("X-CSRF-Token", hs.token)
+	return hs.do(tb, req).StatusCode
+}
+
+// check verifies the stored picture after an answer: changed and sane
+// after 303, unchanged otherwise.
+func (hs *avatarHarness) check(tb testing.TB, status int, input []byte) {
+	tb.Helper()
+	id, err := hs.d.avatars.store.AvatarIDForUser(context.Background(), hs.user)
+	if errors.Is(err, account.ErrNotFound) {
+		id, err = "", nil
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	switch status {
+	case http.StatusSeeOther:
+		if id == "" || id == hs.last {
+			tb.Fatalf("303 but the picture is %q (was %q)", id, hs.last)
+		}
+		a, err := hs.d.avatars.store.AvatarByID(context.Background(), id)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(a.Data))
+		if err != nil || "image/"+format != a.ContentType || cfg.Width != cfg.Height || cfg.Width > avatarOutputSize {
+			tb.Fatalf("stored picture: %v, %q as %q, %dx%d", err, format, a.ContentType, cfg.Width, cfg.Height)
+		}
+		if len(input) > 64 && bytes.Contains(a.Data, input) {
+			tb.Fatal("the input survived into the stored picture")
+		}
+		hs.last = id
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		if id != hs.last {
+			tb.Fatalf("answer %d but the picture changed from %q to %q", status, hs.last, id)
+		}
+	default:
+		tb.Fatalf("answer %d", status)
+	}
+}
+
+// FuzzAvatarUpload runs the whole upload pipeline (multipart parsing, CSRF
+// check, limits, imagesafe, storage) through the real handler on arbitrary
+// bytes: either as the whole multipart body, or as the picture inside a
+// well-formed form. Every answer must be 303 with a sane new picture, or a
+// 4xx with the stored picture unchanged; never a 5xx or a panic.
+func FuzzAvatarUpload(f *testing.F) {
+	for _, name := range []string{"face.png", "gps.jpg", "photo.webp", "evil.svg", "script.png", "polyglot.png", "polyglot.html.png"} {
+		b := fixture(f, name)
+		f.Add(b, true)
+		body, _ := avBody(filePart(name, b))
+		f.Add(body, false)
+	}
+	f.Add(pngClaiming(100000, 100000), true)
+	f.Add([]byte{}, true)
+	f.Add([]byte{}, false)
+	twice, _ := avBody(filePart("a", []byte("x")), filePart("b", []byte("y")))
+	f.Add(twice, false)
+	f.Add([]byte("--"+fuzzBoundary+"\r\nContent-Disposition: form-data; name=\"avatar\"\r\n\r\n\x89PNG"), false)
+
+	hs := newAvatarHarness(f)
+	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
+		body := data
+		if wrap {
+			body, _ = avBody(filePart("x", data))
+		}
+		status := hs.post(t, body)
+		hs.check(t, status, data)
+	})
+}
