@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/redis/go-redis/v9"
 )
 
 // User agents of the browsers in these tests.
@@ -39,6 +40,23 @@ func setCookie(r *response, name string) *http.Cookie {
 		}
 	}
 	return nil
+}
+
+// redisHasSession reports whether the Redis store at url holds the session
+// with this handle (the app's prefix is fixed: "gatehouse:session:").
+func redisHasSession(t *testing.T, url, handle string) bool {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	n, err := c.Exists(t.Context(), "gatehouse:session:s:"+handle).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
 }
 
 // devices lists the rows' devices, sorted.
@@ -154,12 +172,18 @@ func TestScaleCookieSessionsPage(t *testing.T) {
 var userIDRE = regexp.MustCompile(`action="/admin/users/(\d+)/revoke-sessions"`)
 
 // TestScaleAdminEndsSessions: an admin ends every session of a user from
-// the users page and from the command line, on a server-side store and on
-// the cookie store (through the cut-off); the account stays usable.
+// the users page and from the command line, on server-side stores (in the
+// database, in Redis) and on the cookie store (through the cut-off); the
+// account stays usable.
 func TestScaleAdminEndsSessions(t *testing.T) {
-	for _, store := range []string{"db", "cookie"} {
+	for _, store := range []string{"db", "redis", "cookie"} {
 		t.Run(store, func(t *testing.T) {
-			ts := scaleServer(t, "--session-store", store)
+			args, redisURL := []string{"--session-store", store}, ""
+			if store == "redis" {
+				redisURL = testenv.RedisURL(t)
+				args = append(args, "--redis-url", redisURL)
+			}
+			ts := scaleServer(t, args...)
 			adminEmail, email := scaleEmail(t, "admin"), scaleEmail(t, "user")
 			ts.mustCLI(goodPassword+"\n", "user", "create", "--email", adminEmail, "--admin", "--verified")
 			admin := ts.browser()
@@ -179,8 +203,16 @@ func TestScaleAdminEndsSessions(t *testing.T) {
 			u1.post("/admin/users/"+ids[0][1]+"/revoke-sessions", url.Values{}).want(t, 403)
 			u1.wantSignedIn(t, email)
 
+			h1, h2 := handleOf(t, u1.session()), handleOf(t, u2.session())
+			if store == "redis" && (!redisHasSession(t, redisURL, h1) || !redisHasSession(t, redisURL, h2)) {
+				t.Fatal("the sessions are not in Redis")
+			}
 			admin.submit("/admin/users", "/admin/users/"+ids[0][1]+"/revoke-sessions").redirect(t, "/admin/users")
 			admin.get("/admin/users").want(t, 200, "Every session of that user was ended")
+			// Server-side records are deleted, not just cut off.
+			if store == "redis" && (redisHasSession(t, redisURL, h1) || redisHasSession(t, redisURL, h2)) {
+				t.Error("the ended sessions are still in Redis")
+			}
 			u1.wantSignedOut(t)
 			u2.wantSignedOut(t)
 			admin.wantSignedIn(t, adminEmail)
@@ -189,8 +221,12 @@ func TestScaleAdminEndsSessions(t *testing.T) {
 			// The account is not disabled: the user signs in again, and the
 			// command line ends that session too.
 			u1.signIn(email, goodPassword)
+			h1 = handleOf(t, u1.session())
 			if out := ts.mustCLI("", "user", "revoke-sessions", strings.ToUpper(email)); !strings.Contains(out, "ended every session") {
 				t.Errorf("revoke-sessions: %q", out)
+			}
+			if store == "redis" && redisHasSession(t, redisURL, h1) {
+				t.Error("the session ended from the command line is still in Redis")
 			}
 			u1.wantSignedOut(t)
 			admin.wantSignedIn(t, adminEmail)

@@ -11,12 +11,24 @@ import (
 // keys file change; the instances re-read it every 100ms (--keys-reload).
 const reloadWithin = 10 * time.Second
 
-// TestScaleTwoInstancesRedis runs two instances behind an imaginary load
-// balancer, sharing PostgreSQL (accounts), Redis (sessions) and one keys
-// file: a session started on one works on the other, and ending it on
-// either ends it on both.
-func TestScaleTwoInstancesRedis(t *testing.T) {
-	a, b := startPair(t, "--database-url", testenv.PostgresSchemaURL(t), "--session-store", "redis", "--redis-url", testenv.RedisURL(t))
+// TestScaleTwoInstances runs two instances behind an imaginary load
+// balancer, sharing PostgreSQL (accounts), the sessions (in Redis, or in
+// PostgreSQL with the db store) and one keys file: a session started on one
+// works on the other, and ending it on either ends it on both.
+func TestScaleTwoInstances(t *testing.T) {
+	for _, store := range []string{"redis", "db"} {
+		t.Run(store, func(t *testing.T) {
+			args := []string{"--database-url", testenv.PostgresSchemaURL(t), "--session-store", store}
+			if store == "redis" {
+				args = append(args, "--redis-url", testenv.RedisURL(t))
+			}
+			a, b := startPair(t, args...)
+			testTwoInstances(t, a, b)
+		})
+	}
+}
+
+func testTwoInstances(t *testing.T, a, b *testServer) {
 	email := scaleEmail(t, "two")
 
 	// Sign in on A, use the session on B.
