@@ -9,9 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/gatehouse/gatehouse/internal/mail"
 )
 
 const newPassword = "a brand new passphrase"
@@ -25,6 +22,16 @@ func flashes(body string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// signedUp registers an account, takes its verification mail and signs in.
+func signedUp(ts *testServer, mb *mailbox, email string) *browser {
+	ts.t.Helper()
+	b := ts.browser()
+	b.register(email, goodPassword)
+	mb.next(email, "Confirm your email address")
+	b.signIn(email, goodPassword)
+	return b
 }
 
 func TestEmailVerificationJourney(t *testing.T) {
@@ -333,10 +340,7 @@ func TestEmailResetConcurrent(t *testing.T) {
 
 func TestEmailChangeJourney(t *testing.T) {
 	ts, mb := startEmailServer(t, nil)
-	a := ts.browser()
-	a.register("a@example.com", goodPassword)
-	mb.next("a@example.com", "Confirm")
-	a.signIn("a@example.com", goodPassword)
+	a := signedUp(ts, mb, "a@example.com")
 
 	a.submit("/account", "/account/email", "password", "wrong password!", "new_email", "new@example.com").
 		want(t, 422, "The password is not correct", `value="new@example.com"`)
@@ -420,10 +424,7 @@ func TestEmailChangeTwoPending(t *testing.T) {
 
 func TestEmailChangeRateLimited(t *testing.T) {
 	ts, mb := startEmailServer(t, nil)
-	a := ts.browser()
-	a.register("a@example.com", goodPassword)
-	mb.next("a@example.com", "Confirm")
-	a.signIn("a@example.com", goodPassword)
+	a := signedUp(ts, mb, "a@example.com")
 	for range 5 {
 		a.submit("/account", "/account/email", "password", "wrong password!", "new_email", "n@example.com").want(t, 422)
 	}
@@ -495,25 +496,14 @@ func TestEmailSecurityNoticeKinds(t *testing.T) {
 }
 
 func TestEmailSMTPDownThenUp(t *testing.T) {
-	var attempts atomic.Int32
-	mailWorkerTweak = func(w *mail.Worker) {
-		w.PollInterval = 20 * time.Millisecond
-		w.Backoff = func(int) time.Duration { attempts.Add(1); return 20 * time.Millisecond }
-	}
-	t.Cleanup(func() { mailWorkerTweak = nil })
+	attempts := fastMailRetries(t)
 	mb := newMailbox(t) // not listening yet
 	ts, _ := startEmailServer(t, mb)
 	for _, e := range []string{"a@example.com", "b@example.com", "c@example.com"} {
 		ts.browser().register(e, goodPassword)
 	}
 	// The relay refuses connections: the worker keeps retrying.
-	deadline := time.Now().Add(20 * time.Second)
-	for attempts.Load() < 6 {
-		if time.Now().After(deadline) {
-			t.Fatal("the worker did not retry")
-		}
-		time.Sleep(10 * time.Millisecond) // waiting for retries, not for expiry
-	}
+	waitFor(t, "delivery attempts", func() bool { return attempts.Load() >= 6 })
 	if len(mb.all()) != 0 {
 		t.Fatal("mail while the relay was down")
 	}
@@ -542,14 +532,10 @@ func TestEmailDevOutbox(t *testing.T) {
 	b := ts.browser()
 	b.register("ada@example.com", goodPassword)
 	var page *response
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, "the dev outbox", func() bool {
 		page = b.get("/dev/outbox").want(t, 200)
-		if strings.Contains(page.body, "Confirm your email address") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // waiting for delivery
-	}
+		return strings.Contains(page.body, "Confirm your email address")
+	})
 	page.want(t, 200, "ada@example.com", "/verify-email?token=")
 	if cc := page.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
 		t.Errorf("Cache-Control %q", cc)
@@ -561,12 +547,7 @@ func TestEmailDevOutbox(t *testing.T) {
 }
 
 func TestEmailOutboxHiddenInProduction(t *testing.T) {
-	var attempts atomic.Int32
-	mailWorkerTweak = func(w *mail.Worker) {
-		w.PollInterval = 20 * time.Millisecond
-		w.Backoff = func(int) time.Duration { attempts.Add(1); return 20 * time.Millisecond }
-	}
-	t.Cleanup(func() { mailWorkerTweak = nil })
+	attempts := fastMailRetries(t)
 	ts := startServer(t, "--dev=false", "--base-url", "https://auth.example.test", "--argon2-memory=19456", "--argon2-time=2")
 	r, err := http.Get(ts.URL + "/dev/outbox")
 	if err != nil {
@@ -582,13 +563,7 @@ func TestEmailOutboxHiddenInProduction(t *testing.T) {
 	u, _ := d.accounts.UserByEmail(t.Context(), "ada@example.com")
 	d.securityNotice(t.Context(), u, "twofactor_enabled")
 	d.email.outbox.Notify()
-	deadline := time.Now().Add(20 * time.Second)
-	for attempts.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery attempt")
-		}
-		time.Sleep(10 * time.Millisecond) // waiting for attempts
-	}
+	waitFor(t, "delivery attempts", func() bool { return attempts.Load() >= 2 })
 	if n, err := d.email.outbox.Pending(t.Context()); n != 1 || err != nil {
 		t.Fatalf("pending = %d, %v; want the message kept", n, err)
 	}

@@ -55,6 +55,23 @@ func (s *Server) emailAllow(w http.ResponseWriter, r *http.Request, key string, 
 	return res.Allowed
 }
 
+// emailPostedToken reads the token field of a posted link form. It sends
+// no Referer from the answer and limits redemptions per IP; on failure it
+// has answered (400 or 429).
+func (s *Server) emailPostedToken(w http.ResponseWriter, r *http.Request) (string, bool) {
+	secheaders.NoReferrer(w)
+	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	if !ok {
+		s.emailBadLink(w, r)
+		return "", false
+	}
+	if !s.emailAllowRedeem(w, r) {
+		s.tooMany(w, r)
+		return "", false
+	}
+	return raw, true
+}
+
 // emailTokenPage shows a page whose form posts the token of the link it was
 // opened with. The token was checked, but nothing changed: GET is safe for
 // mail scanners that open links. The URL carries the token, so the page
@@ -96,14 +113,8 @@ func (s *Server) verifyEmailForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
-	secheaders.NoReferrer(w)
-	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	raw, ok := s.emailPostedToken(w, r)
 	if !ok {
-		s.emailBadLink(w, r)
-		return
-	}
-	if !s.emailAllowRedeem(w, r) {
-		s.tooMany(w, r)
 		return
 	}
 	u, err := s.d.email.tokens.VerifyEmail(r.Context(), raw, s.meta(r))
@@ -197,10 +208,8 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 // control of the mailbox) and does not sign in: the normal sign-in, second
 // factor included, follows.
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
-	secheaders.NoReferrer(w)
-	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	raw, ok := s.emailPostedToken(w, r)
 	if !ok {
-		s.emailBadLink(w, r)
 		return
 	}
 	pw := r.PostForm.Get("password")
@@ -212,10 +221,6 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(pw) > maxPasswordField {
 		reshow("Use at most 256 characters.")
-		return
-	}
-	if !s.emailAllowRedeem(w, r) {
-		s.tooMany(w, r)
 		return
 	}
 	u, err := s.d.email.tokens.ResetPassword(r.Context(), raw, pw, s.meta(r))
@@ -295,14 +300,8 @@ func (s *Server) confirmEmailForm(w http.ResponseWriter, r *http.Request) {
 // confirmEmail redeems an email change link: the account it was issued
 // for gets the address it was mailed to, and the old address a notice.
 func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
-	secheaders.NoReferrer(w)
-	raw, ok := emailLinkToken(r.PostForm.Get("token"))
+	raw, ok := s.emailPostedToken(w, r)
 	if !ok {
-		s.emailBadLink(w, r)
-		return
-	}
-	if !s.emailAllowRedeem(w, r) {
-		s.tooMany(w, r)
 		return
 	}
 	e := s.d.email

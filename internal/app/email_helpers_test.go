@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,25 +156,11 @@ func (mb *mailbox) all() []gotMail {
 // goes to exactly to with a subject containing subject.
 func (mb *mailbox) next(to, subject string) gotMail {
 	mb.t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		mb.mu.Lock()
-		if mb.seen < len(mb.got) {
-			m := mb.got[mb.seen]
-			mb.seen++
-			mb.mu.Unlock()
-			if len(m.To) != 1 || m.To[0] != to || !strings.Contains(m.Subject, subject) {
-				mb.t.Fatalf("got mail to %v %q, want one to %s %q\n%s", m.To, m.Subject, to, subject, m.Text)
-			}
-			return m
-		}
-		mb.mu.Unlock()
-		select {
-		case <-mb.wake:
-		case <-deadline:
-			mb.t.Fatalf("no mail to %s (%q) arrived", to, subject)
-		}
+	m := mb.nextAny()
+	if len(m.To) != 1 || m.To[0] != to || !strings.Contains(m.Subject, subject) {
+		mb.t.Fatalf("got mail to %v %q, want one to %s %q\n%s", m.To, m.Subject, to, subject, m.Text)
 	}
+	return m
 }
 
 // nextAny waits for the next message not yet handed out.
@@ -275,6 +262,31 @@ func mustDeps(t *testing.T, ts *testServer) *deps {
 		d.Close()
 	})
 	return d
+}
+
+// fastMailRetries makes the mail workers of the servers a test starts
+// poll and retry within milliseconds, and counts their failed attempts.
+func fastMailRetries(t *testing.T) *atomic.Int32 {
+	var failed atomic.Int32
+	mailWorkerTweak = func(w *mail.Worker) {
+		w.PollInterval = 20 * time.Millisecond
+		w.Backoff = func(int) time.Duration { failed.Add(1); return 20 * time.Millisecond }
+	}
+	t.Cleanup(func() { mailWorkerTweak = nil })
+	return &failed
+}
+
+// waitFor polls cond until it holds (for background work such as delivery
+// attempts, never for expiry).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // sqlDB opens the server's database beside it, for checks only.
