@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -93,6 +92,42 @@ func importFlaskExport(t *testing.T, csvPath string, us []importFlaskUser) {
 	}
 }
 
+// importFlaskTable creates the user table of the documented model, as
+// SQLAlchemy's create_all() does, and fills it with importFlaskUsers.
+func importFlaskTable(t *testing.T, app *sql.DB, table, idType, timeType, insert string) []importFlaskUser {
+	t.Helper()
+	if _, err := app.Exec(`CREATE TABLE ` + table + ` (
+	id ` + idType + ` NOT NULL,
+	email VARCHAR(120) NOT NULL,
+	name VARCHAR(100),
+	password_hash VARCHAR(256),
+	is_admin BOOLEAN,
+	email_confirmed BOOLEAN,
+	created_at ` + timeType + `,
+	PRIMARY KEY (id),
+	UNIQUE (email)
+)`); err != nil {
+		t.Fatal(err)
+	}
+	us := importFlaskUsers(t)
+	for _, u := range us {
+		var name, hash, created any // NULL when empty
+		if u.name != "" {
+			name = u.name
+		}
+		if u.hash != "" {
+			hash = u.hash
+		}
+		if !u.created.IsZero() {
+			created = u.created.Format("2006-01-02 15:04:05.000000")
+		}
+		if _, err := app.Exec(insert, u.email, name, hash, u.admin, u.confirmed, created); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return us
+}
+
 func importRunExport(t *testing.T, name, dir, query string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -132,38 +167,10 @@ func TestImportFlaskSQLiteExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	// What SQLAlchemy's create_all() emits for the documented model.
-	if _, err := app.Exec(`CREATE TABLE user (
-	id INTEGER NOT NULL,
-	email VARCHAR(120) NOT NULL,
-	name VARCHAR(100),
-	password_hash VARCHAR(256),
-	is_admin BOOLEAN,
-	email_confirmed BOOLEAN,
-	created_at DATETIME,
-	PRIMARY KEY (id),
-	UNIQUE (email)
-)`); err != nil {
-		t.Fatal(err)
-	}
-	us := importFlaskUsers(t)
-	for _, u := range us {
-		// SQLAlchemy stores booleans as 0/1 and DateTime as text.
-		var name, hash, created any
-		if u.name != "" {
-			name = u.name
-		}
-		if u.hash != "" {
-			hash = u.hash
-		}
-		if !u.created.IsZero() {
-			created = u.created.Format("2006-01-02 15:04:05.000000")
-		}
-		if _, err := app.Exec(`INSERT INTO user (email, name, password_hash, is_admin, email_confirmed, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			u.email, name, hash, u.admin, u.confirmed, created); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// What SQLAlchemy's create_all() emits for the documented model; it
+	// stores booleans as 0/1 and DateTime as text.
+	us := importFlaskTable(t, app, "user", "INTEGER", "DATETIME",
+		`INSERT INTO user (email, name, password_hash, is_admin, email_confirmed, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
 	app.Close()
 	p := importRunExport(t, sqlite3, dir, query, "-header", "-csv", "instance/app.db")
 	importFlaskExport(t, p, us)
@@ -182,37 +189,8 @@ func TestImportFlaskPostgresExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Close()
-	ctx := context.Background()
-	if _, err := app.ExecContext(ctx, `CREATE TABLE "user" (
-	id SERIAL NOT NULL,
-	email VARCHAR(120) NOT NULL,
-	name VARCHAR(100),
-	password_hash VARCHAR(256),
-	is_admin BOOLEAN,
-	email_confirmed BOOLEAN,
-	created_at TIMESTAMP WITHOUT TIME ZONE,
-	PRIMARY KEY (id),
-	UNIQUE (email)
-)`); err != nil {
-		t.Fatal(err)
-	}
-	us := importFlaskUsers(t)
-	for _, u := range us {
-		var name, hash, created any
-		if u.name != "" {
-			name = u.name
-		}
-		if u.hash != "" {
-			hash = u.hash
-		}
-		if !u.created.IsZero() {
-			created = u.created.Format("2006-01-02 15:04:05.000000")
-		}
-		if _, err := app.ExecContext(ctx, `INSERT INTO "user" (email, name, password_hash, is_admin, email_confirmed, created_at) VALUES ($1, $2, $3, $4, $5, $6::timestamp)`,
-			u.email, name, hash, u.admin, u.confirmed, created); err != nil {
-			t.Fatal(err)
-		}
-	}
+	us := importFlaskTable(t, app, `"user"`, "SERIAL", "TIMESTAMP WITHOUT TIME ZONE",
+		`INSERT INTO "user" (email, name, password_hash, is_admin, email_confirmed, created_at) VALUES ($1, $2, $3, $4, $5, $6::timestamp)`)
 	// psql takes the schema as a libpq "options" parameter, and runs in a
 	// session time zone other than UTC, which the query must not mind.
 	pu, err := url.Parse(pgURL)
