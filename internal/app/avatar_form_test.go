@@ -258,7 +258,7 @@ func FuzzAvatarUpload(f *testing.F) {
 		body, _ := avBody(filePart(name, b))
 		f.Add(body, false)
 	}
-	f.Add(pngClaiming(100000, 100000), true)
+	f.Add(fixture(f, "huge.png"), true)
 	f.Add([]byte{}, true)
 	f.Add([]byte{}, false)
 	twice, _ := avBody(filePart("a", []byte("x")), filePart("b", []byte("y")))

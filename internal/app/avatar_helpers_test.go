@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -138,29 +137,20 @@ func newAvatarUser(ts *testServer, n *atomic.Int64) *browser {
 	return b
 }
 
+// withPicture uploads face.png for b's user and returns the stored picture.
+func (b *browser) withPicture() picture {
+	b.t.Helper()
+	b.upload(filePart("face.png", fixture(b.t, "face.png"))).redirect(b.t, "/account")
+	pic := b.currentPicture()
+	if pic.url == "" {
+		b.t.Fatal("no picture after upload")
+	}
+	return pic
+}
+
 // avatarServerArgs lift the per-IP limits that a test making many users
 // from one address would meet.
 var avatarServerArgs = []string{"--register-limit=10000/hour", "--login-ip-limit=10000/hour"}
-
-// pngClaiming is a ~1 KB PNG whose valid IHDR claims w x h pixels.
-func pngClaiming(w, h uint32) []byte {
-	chunk := func(typ string, data []byte) []byte {
-		var b bytes.Buffer
-		_ = binary.Write(&b, binary.BigEndian, uint32(len(data)))
-		b.WriteString(typ)
-		b.Write(data)
-		_ = binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
-		return b.Bytes()
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
-	out := []byte("\x89PNG\r\n\x1a\n")
-	out = append(out, chunk("IHDR", ihdr)...)
-	out = append(out, chunk("IDAT", bytes.Repeat([]byte{0x78}, 1000))...)
-	return append(out, chunk("IEND", nil)...)
-}
 
 // progressiveClaim turns a baseline JPEG into a tiny progressive one whose
 // header claims w x h pixels and that carries almost no data.

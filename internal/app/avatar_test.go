@@ -88,9 +88,9 @@ func TestAvatarUploadReplaceDelete(t *testing.T) {
 	}
 }
 
-// avatarEvents lists the picture events of the server's audit trail, oldest
-// first, as "name outcome".
-func avatarEvents(t *testing.T, ts *testServer) []string {
+// auditEvents lists the server's audit events of the given names, oldest
+// first within each name, as "name outcome".
+func auditEvents(t *testing.T, ts *testServer, names ...account.EventName) []string {
 	t.Helper()
 	d, err := db.Open(context.Background(), "sqlite:"+filepath.Join(ts.dir, "gatehouse.db"))
 	if err != nil {
@@ -98,8 +98,8 @@ func avatarEvents(t *testing.T, ts *testServer) []string {
 	}
 	defer d.Close()
 	var out []string
-	for _, name := range []account.EventName{account.EventAvatarUpload, account.EventAvatarDelete} {
-		evs, err := d.Audit().ListAudit(context.Background(), account.AuditFilter{Name: name, Limit: 100})
+	for _, name := range names {
+		evs, err := d.Audit().ListAudit(context.Background(), account.AuditFilter{Name: name, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +108,17 @@ func avatarEvents(t *testing.T, ts *testServer) []string {
 		}
 	}
 	return out
+}
+
+// avatarEvents lists the picture events of the audit trail.
+func avatarEvents(t *testing.T, ts *testServer) []string {
+	t.Helper()
+	return auditEvents(t, ts, account.EventAvatarUpload, account.EventAvatarDelete)
+}
+
+func countEvents(t *testing.T, ts *testServer, name account.EventName) int {
+	t.Helper()
+	return len(auditEvents(t, ts, name))
 }
 
 // TestAvatarServedHeaders checks how a picture is served: exact type, no
@@ -208,12 +219,11 @@ func TestAvatarBadInput(t *testing.T) {
 		{"lying Content-Type: HTML sent as image/png", []avPart{{name: "avatar", filename: "a.png", ctype: "image/png", data: fixture(t, "script.png")}}, 415, type415},
 		{"lying Content-Type: HTML sent as image/jpeg", []avPart{{name: "avatar", filename: "a.jpg", ctype: "image/jpeg", data: []byte("<html><script>alert(1)</script>")}}, 415, type415},
 		{"GIF", []avPart{filePart("a.gif", gif)}, 415, type415},
-		{"1 KB PNG claiming 100000x100000", []avPart{filePart("huge.png", pngClaiming(100000, 100000))}, 422, pixels422},
-		{"PNG claiming 4097x1", []avPart{filePart("wide.png", pngClaiming(4097, 1))}, 422, pixels422},
+		{"1 KB PNG claiming 100000x100000", []avPart{filePart("huge.png", fixture(t, "huge.png"))}, 422, pixels422},
 		{"progressive JPEG header claiming 4096x4096", []avPart{filePart("p.jpg", progressiveClaim(t, jpg, 4096, 4096))}, 422, pixels422},
 		{"truncated PNG", []avPart{filePart("half.png", face[:len(face)/2])}, 422, broken422},
 		{"truncated JPEG", []avPart{filePart("half.jpg", jpg[:len(jpg)*2/3])}, 422, broken422},
-		{"PNG header, junk data", []avPart{filePart("junk.png", pngClaiming(100, 100))}, 422, broken422},
+		{"PNG header, junk data", []avPart{filePart("junk.png", append(face[:33:33], bytes.Repeat([]byte{0x78}, 500)...))}, 422, broken422},
 		{"over the size limit", []avPart{filePart("big.png", append(append([]byte{}, face...), make([]byte, 2<<20)...))}, 413, "larger than 2 MiB"},
 		{"file name with CR/LF", []avPart{{header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\nContent-Type: text/html\r\n.png\"\r\n", data: face}}, 400, "The upload"},
 		{"empty part", []avPart{filePart("", nil)}, 422, choose422},
@@ -230,8 +240,7 @@ func TestAvatarBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newAvatarUser(ts, &n)
-			b.upload(filePart("face.png", face)).redirect(t, "/account")
-			before := b.currentPicture()
+			before := b.withPicture()
 			b.upload(tc.parts...).want(t, tc.status, tc.msg, `id="avatar-error"`)
 			b.mustUnchanged(before)
 		})
@@ -253,8 +262,7 @@ func TestAvatarBadInput(t *testing.T) {
 	for _, tc := range raw {
 		t.Run("body "+tc.name, func(t *testing.T) {
 			b := newAvatarUser(ts, &n)
-			b.upload(filePart("face.png", face)).redirect(t, "/account")
-			before := b.currentPicture()
+			before := b.withPicture()
 			b.hdr.Set("X-CSRF-Token", b.token("/account"))
 			b.postUpload(strings.NewReader(tc.body), tc.ctype, int64(len(tc.body))).want(t, tc.status)
 			b.hdr.Del("X-CSRF-Token")
@@ -264,8 +272,7 @@ func TestAvatarBadInput(t *testing.T) {
 
 	t.Run("50 MB body", func(t *testing.T) {
 		b := newAvatarUser(ts, &n)
-		b.upload(filePart("face.png", face)).redirect(t, "/account")
-		before := b.currentPicture()
+		before := b.withPicture()
 		head, _ := avBody(avPart{name: tokenField, data: []byte(b.token("/account"))})
 		head = head[:bytes.LastIndex(head, []byte("--gatehouse-test-boundary-7d1f--"))]
 		head = append(head, "--gatehouse-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"big.png\"\r\n\r\n\x89PNG\r\n\x1a\n"...)
@@ -297,9 +304,6 @@ func TestAvatarAcceptedInputIsRemade(t *testing.T) {
 	var n atomic.Int64
 	face := fixture(t, "face.png")
 	poly := fixture(t, "polyglot.png")
-	if _, err := png.Decode(bytes.NewReader(poly)); err != nil || !bytes.Contains(poly, []byte("<script>")) {
-		t.Fatalf("polyglot fixture: decodes %v, has script %v", err, bytes.Contains(poly, []byte("<script>")))
-	}
 	tests := []struct {
 		name    string
 		part    avPart
@@ -376,57 +380,49 @@ func TestAvatarEXIFGPSRemoved(t *testing.T) {
 // request; a refused upload leaves the picture alone and is audited.
 func TestAvatarCSRF(t *testing.T) {
 	ts := startServer(t)
-	b := ts.browser()
-	b.register("csrf@example.com", goodPassword)
-	b.signIn("csrf@example.com", goodPassword)
-	face := fixture(t, "face.png")
-	b.upload(filePart("face.png", face)).redirect(t, "/account")
-	before := b.currentPicture()
-
+	var n atomic.Int64
+	b := newAvatarUser(ts, &n)
+	before := b.withPicture()
 	send := func(parts []avPart, hdr map[string]string) *response {
 		body, ctype := avBody(parts...)
-		req, _ := http.NewRequest("POST", ts.URL+"/account/avatar", bytes.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		req.Header.Set("Origin", ts.URL)
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		b.hdr = http.Header{}
 		for k, v := range hdr {
-			req.Header.Set(k, v)
+			b.hdr.Set(k, v)
 		}
-		return b.do(req)
+		defer func() { b.hdr = http.Header{} }()
+		return b.postUpload(bytes.NewReader(body), ctype, int64(len(body)))
 	}
-	other := ts.browser()
-	other.register("other@example.com", goodPassword)
-	other.signIn("other@example.com", goodPassword)
-	foreign := other.token("/account")
+	foreign := newAvatarUser(ts, &n).token("/account")
 	pic := filePart("x.webp", fixture(t, "photo.webp"))
 	refused := []struct {
-		name  string
-		parts []avPart
-		hdr   map[string]string
+		name   string
+		parts  []avPart
+		hdr    map[string]string
+		status int
 	}{
-		{"no token", []avPart{pic}, nil},
-		{"empty token", []avPart{{name: tokenField}, pic}, nil},
-		{"bad token", []avPart{{name: tokenField, data: []byte("bad")}, pic}, nil},
-		{"another session's token", []avPart{{name: tokenField, data: []byte(foreign)}, pic}, nil},
-		{"bad header token", []avPart{pic}, map[string]string{"X-CSRF-Token": "bad"}},
-		{"cross-site", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, pic}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}},
-		{"token twice", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, {name: tokenField, data: []byte(b.token("/account"))}, pic}, nil},
+		{"no token", []avPart{pic}, nil, 403},
+		{"empty token", []avPart{{name: tokenField}, pic}, nil, 403},
+		{"bad token", []avPart{{name: tokenField, data: []byte("bad")}, pic}, nil, 403},
+		{"another session's token", []avPart{{name: tokenField, data: []byte(foreign)}, pic}, nil, 403},
+		{"bad header token", []avPart{pic}, map[string]string{"X-CSRF-Token": "bad"}, 403},
+		{"cross-site", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, pic}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403},
+		{"token twice", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, {name: tokenField, data: []byte(b.token("/account"))}, pic}, nil, 400},
 	}
 	for _, tc := range refused {
-		r := send(tc.parts, tc.hdr)
-		if tc.name == "token twice" {
-			r.want(t, http.StatusBadRequest)
-		} else {
-			r.want(t, http.StatusForbidden)
-		}
+		send(tc.parts, tc.hdr).want(t, tc.status)
 		b.mustUnchanged(before)
 	}
+	if got := countEvents(t, ts, account.EventCSRFRefused); got != 6 {
+		t.Errorf("csrf.refused events: %d, want 6", got)
+	}
+	// Forged uploads leave nothing in the user's picture trail; the one with
+	// a valid token (sent twice) is a real, failed attempt.
+	if evs := strings.Join(avatarEvents(t, ts), ","); evs != "avatar.upload success,avatar.upload failure" {
+		t.Errorf("avatar events after forged uploads: %v", evs)
+	}
 	// No cookies at all: not signed in, sent to sign in.
-	anon := ts.browser()
 	body, ctype := avBody(pic)
-	req, _ := http.NewRequest("POST", ts.URL+"/account/avatar", bytes.NewReader(body))
-	req.Header.Set("Content-Type", ctype)
-	anon.do(req).redirect(t, "/login")
+	ts.browser().postUpload(bytes.NewReader(body), ctype, int64(len(body))).redirect(t, "/login")
 
 	// Accepted: the token after the picture, or in the header.
 	send([]avPart{pic, {name: tokenField, data: []byte(b.token("/account"))}}, nil).redirect(t, "/account")
@@ -434,7 +430,7 @@ func TestAvatarCSRF(t *testing.T) {
 	if second == before {
 		t.Fatal("token after the picture: picture unchanged")
 	}
-	send([]avPart{filePart("f.png", face)}, map[string]string{"X-CSRF-Token": b.token("/account")}).redirect(t, "/account")
+	send([]avPart{filePart("f.png", fixture(t, "face.png"))}, map[string]string{"X-CSRF-Token": b.token("/account")}).redirect(t, "/account")
 	if b.currentPicture() == second {
 		t.Fatal("header token: picture unchanged")
 	}
@@ -510,5 +506,30 @@ func TestAvatarFormatBytes(t *testing.T) {
 		if got := formatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestAvatarFixtures guards the test files: each is what its name says.
+func TestAvatarFixtures(t *testing.T) {
+	huge := fixture(t, "huge.png")
+	if cfg, err := png.DecodeConfig(bytes.NewReader(huge)); err != nil || cfg.Width != 100000 || cfg.Height != 100000 || len(huge) > 1100 {
+		t.Errorf("huge.png: %v, %dx%d, %d bytes; want a ~1 KB PNG claiming 100000x100000", err, cfg.Width, cfg.Height, len(huge))
+	}
+	poly := fixture(t, "polyglot.png")
+	if _, err := png.Decode(bytes.NewReader(poly)); err != nil || !bytes.Contains(poly, []byte("<script>")) || !bytes.HasSuffix(poly, []byte("</html>")) {
+		t.Errorf("polyglot.png must be a valid PNG carrying HTML with a script, inside and after it (%v)", err)
+	}
+	htmlFirst := fixture(t, "polyglot.html.png")
+	if !bytes.HasPrefix(htmlFirst, []byte("<!doctype html>")) || !bytes.Contains(htmlFirst, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Error("polyglot.html.png must be HTML holding a PNG")
+	}
+	if s := fixture(t, "evil.svg"); !bytes.Contains(s, []byte("<svg")) || !bytes.Contains(s, []byte("<script")) {
+		t.Error("evil.svg must be an SVG with a script")
+	}
+	if s := fixture(t, "script.png"); !bytes.Contains(s, []byte("<script>")) {
+		t.Error("script.png must be HTML with a script")
+	}
+	if _, err := png.Decode(bytes.NewReader(fixture(t, "face.png"))); err != nil {
+		t.Errorf("face.png: %v", err)
 	}
 }
