@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"io"
 	"net"
 	"net/netip"
@@ -322,6 +323,14 @@ func (c *Config) complete(strict bool) error {
 	}
 	if c.SessionStore == "redis" && c.RedisURL == "" {
 		bad("SESSION_STORE", "redis needs GATEHOUSE_REDIS_URL")
+	}
+	for _, l := range []struct{ name, v string }{
+		{"LOGIN_LIMIT", c.LoginLimit}, {"LOGIN_IP_LIMIT", c.LoginIPLimit},
+		{"REGISTER_LIMIT", c.RegisterLimit}, {"FORGOT_LIMIT", c.ForgotLimit},
+	} {
+		if _, err := ratelimit.ParseLimit(l.v); err != nil {
+			bad(l.name, "%v", err)
+		}
 	}
 	if c.SessionIdle > c.SessionLifetime {
 		bad("SESSION_IDLE", "the idle timeout (%s) is longer than the session lifetime (%s)", c.SessionIdle, c.SessionLifetime)

@@ -120,7 +120,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.d.accounts.Authenticate(r.Context(), email, pw, s.meta(r))
-	release(err == nil)
+	if err == nil || errors.Is(err, account.ErrInvalidCredentials) {
+		// A busy hasher or a lost connection is not a wrong password: it
+		// neither feeds the backoff nor counts as a failure.
+		release(err == nil)
+	}
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		p.Error = genericLoginError
