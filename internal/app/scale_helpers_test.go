@@ -154,30 +154,33 @@ func handleOf(t *testing.T, token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-var newKeyLine = regexp.MustCompile(`new current key ([0-9a-f]{8})`)
+var (
+	newKeyLine     = regexp.MustCompile(`new current key ([0-9a-f]{8})`)
+	currentKeyLine = regexp.MustCompile(`(?m)^([0-9a-f]{8})\s.*current`)
+)
 
-// rotateKeys runs `gatehouse keys rotate` against ts and returns the new id.
-func rotateKeys(t *testing.T, ts *testServer) string {
+// keyCLI runs `gatehouse keys CMD` against ts and returns the key id that
+// re finds in its output.
+func keyCLI(t *testing.T, ts *testServer, re *regexp.Regexp, cmd string) string {
 	t.Helper()
-	out := ts.mustCLI("", "keys", "rotate")
-	m := newKeyLine.FindStringSubmatch(out)
+	out := ts.mustCLI("", "keys", cmd)
+	m := re.FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("keys rotate: %q", out)
+		t.Fatalf("keys %s: %q", cmd, out)
 	}
 	return m[1]
 }
 
-var currentKeyLine = regexp.MustCompile(`(?m)^([0-9a-f]{8})\s.*current`)
+// rotateKeys runs `gatehouse keys rotate` against ts and returns the new id.
+func rotateKeys(t *testing.T, ts *testServer) string {
+	t.Helper()
+	return keyCLI(t, ts, newKeyLine, "rotate")
+}
 
 // currentKey returns the current key id from `gatehouse keys list`.
 func currentKey(t *testing.T, ts *testServer) string {
 	t.Helper()
-	out := ts.mustCLI("", "keys", "list")
-	m := currentKeyLine.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("keys list: %q", out)
-	}
-	return m[1]
+	return keyCLI(t, ts, currentKeyLine, "list")
 }
 
 // eventually polls cond until it holds or within passes; it is for
