@@ -283,7 +283,7 @@ func TestImportBadInputReportedWithLine(t *testing.T) {
 		{"broken quoting", "u.csv", importCSVHeader + ok("a@example.com") + "b@example.com," + wz + ",Zoe \"Z\" O'Brien,,,\n",
 			[]string{`u.csv:3: broken CSV quoting: a " inside an unquoted field`, "nothing was imported"}},
 		{"unclosed quote", "u.csv", importCSVHeader + "a@example.com," + wz + ",\"Zoe,,,\n" + ok("b@example.com"),
-			[]string{"u.csv:2: broken CSV quoting: a quoted field opened here is not closed properly"}},
+			[]string{"u.csv:2: broken CSV quoting: a quoted field opened on this line is not closed properly"}},
 		{"quoted newline shifts lines", "u.csv", importCSVHeader + "a@example.com," + wz + ",\"two\nlines\",,,\n" + "b@example.com,md5$x,,,,\n",
 			[]string{"u.csv:2: display_name: contains control", "u.csv:4: password_hash: unsupported hash format"}},
 		{"latin-1", "u.csv", importCSVHeader + "a@example.com," + wz + ",Andr\xe9,,,\n", []string{"u.csv:2: not valid UTF-8 (save the file as UTF-8)"}},

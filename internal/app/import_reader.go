@@ -185,9 +185,9 @@ func importCSVErrorText(pe *csv.ParseError) string {
 	switch {
 	case errors.Is(pe.Err, csv.ErrQuote):
 		if pe.Line != pe.StartLine {
-			return fmt.Sprintf("broken CSV quoting: a quoted field opened here is not closed properly (seen on line %d)", pe.Line)
+			return fmt.Sprintf("broken CSV quoting: a quoted field opened on this line is not closed properly (the parser got to line %d)", pe.Line)
 		}
-		return fmt.Sprintf("broken CSV quoting: extraneous or missing \" in a quoted field (column %d)", pe.Column)
+		return fmt.Sprintf("broken CSV quoting: a stray \" or an unclosed quote in a quoted field (column %d)", pe.Column)
 	case errors.Is(pe.Err, csv.ErrBareQuote):
 		return fmt.Sprintf("broken CSV quoting: a \" inside an unquoted field (column %d); quote the field and double the \"", pe.Column)
 	}
