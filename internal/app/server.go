@@ -212,6 +212,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, m
 		CSRFToken: s.csrf.Token(r), Nonce: secheaders.Nonce(r.Context())}
 	if u, ok := userFrom(r.Context()); ok {
 		p.User = userView(u)
+		p.User.AvatarURL = s.d.avatarURL(u)
 	}
 	s.show(w, r, status, "error", p)
 }
