@@ -28,7 +28,8 @@ const usage = `Usage:
   gatehouse [settings] user create --email E [--admin] [--verified]
                                                        create a user; the password is read from stdin
   gatehouse [settings] user list [--search S]
-  gatehouse [settings] user import [--dry-run] FILE   import users with their password hashes (CSV or JSON Lines)
+  gatehouse [settings] user import [--dry-run] [--skip-invalid] [--format csv|jsonl] [--batch N] FILE
+                                                       import users with their password hashes (CSV or JSON Lines)
   gatehouse [settings] user disable E | enable E
   gatehouse [settings] user revoke-sessions E          end every session and token of the user
   gatehouse [settings] user reset-2fa E                turn off the user's second factor

@@ -89,7 +89,10 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	hasher, err := password.NewHasher(password.WithParams(password.Params{
 		Memory: cfg.Argon2Memory, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads,
 		SaltLen: password.DefaultParams().SaltLen, KeyLen: password.DefaultParams().KeyLen,
-	}))
+	}), password.WithLimits(password.Limits{
+		MaxArgon2Memory: cfg.MaxArgon2Memory, MaxArgon2Threads: cfg.MaxArgon2Threads,
+		MaxPBKDF2Iterations: cfg.MaxPBKDF2Iter, MaxBcryptCost: cfg.MaxBcryptCost, MaxScryptMemory: cfg.MaxScryptMemory,
+	}), password.WithWerkzeugDefaultIterations(cfg.WerkzeugDefaultIt))
 	if err != nil {
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
@@ -108,6 +111,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 			return nil, fmt.Errorf("setting GATEHOUSE_REDIS_URL: %w", err)
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
+		// Fail fast while Redis is down: requests answer 503 at once
+		// instead of queueing behind retries.
+		opt.MaxRetries = 1
 		d.redis = redis.NewClient(opt)
 		d.closers = append(d.closers, d.redis.Close)
 	}

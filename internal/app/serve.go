@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/session"
 	"io"
 	"log/slog"
 	"net"
@@ -31,6 +33,9 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	_, handler, err := NewServer(d)
 	if err != nil {
 		return err
+	}
+	if d.db.Dialect() == db.Postgres && !cfg.set["KEYS_FILE"] {
+		log.Warn("GATEHOUSE_KEYS_FILE is not set: the keys file is " + cfg.KeysFile + " in the working directory; several instances must share one keys file (see docs/scaling.md)")
 	}
 	if cfg.Dev {
 		log.Warn("development mode: plain http is allowed and /dev/outbox shows outgoing mail; never run it so in production")
@@ -67,7 +72,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}()
 	}
 	run("keys reload", func(ctx context.Context) error { return d.keyFile.Watch(ctx, cfg.KeysReload) })
-	run("session sweeper", func(ctx context.Context) error { return d.sessions.RunSweeper(ctx, 5*time.Minute) })
+	run("session sweeper", func(ctx context.Context) error {
+		// Redis and cookie sessions expire by themselves: nothing to sweep.
+		if err := d.sessions.RunSweeper(ctx, 5*time.Minute); !errors.Is(err, session.ErrNotSupported) {
+			return err
+		}
+		return nil
+	})
 	d.startBackground(run)
 
 	var metricsSrv *http.Server
