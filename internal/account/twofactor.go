@@ -81,9 +81,10 @@ type TwoFactorStore interface {
 	// hashes, all at once. ErrTwoFactorNoSetup if no pending secret is
 	// equal to sealed.
 	EnableTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, now time.Time) error
-	// UseTOTPStep records step as used if it is after the last used step
-	// of an enabled secret, and reports whether it did.
-	UseTOTPStep(ctx context.Context, userID, step int64, now time.Time) (bool, error)
+	// UseTOTPStep records step as used, and stores resealed in place of
+	// the secret, if the user's secret is on, still equal to sealed, and
+	// step is after its last used step; it reports whether it did.
+	UseTOTPStep(ctx context.Context, userID, step int64, sealed, resealed []byte, now time.Time) (bool, error)
 	// RecoveryCodes returns the user's unused recovery codes.
 	RecoveryCodes(ctx context.Context, userID int64) ([]RecoveryCode, error)
 	// UseRecoveryCode marks the code used if it is the user's and unused,
@@ -406,19 +407,27 @@ func (t *TwoFactor) check(ctx context.Context, userID int64, code string, m Meta
 			return TwoFactorResult{}, err
 		}
 		step, err := totp.Verify(secret, code, t.now(), rec.LastStep)
-		clear(secret)
 		if err != nil {
+			clear(secret)
 			if tfIsCodeError(err) {
 				return fail(tfCodeReason(err), err)
 			}
 			return TwoFactorResult{}, fmt.Errorf("account: check second factor: %w", err)
 		}
-		ok, err := t.store.UseTOTPStep(ctx, userID, step, t.now().UTC())
+		// Sealed again under the keyring's current key, so that secrets
+		// in use move to it after a rotation.
+		resealed, err := t.sealer.Seal(secret, tfAdditionalData(userID))
+		clear(secret)
+		if err != nil {
+			return TwoFactorResult{}, fmt.Errorf("account: check second factor: %w", err)
+		}
+		ok, err := t.store.UseTOTPStep(ctx, userID, step, rec.Secret, resealed, t.now().UTC())
 		if err != nil {
 			return TwoFactorResult{}, fmt.Errorf("account: check second factor: %w", err)
 		}
 		if !ok {
-			// Another request accepted this step (or a later one) first.
+			// Another request accepted this step (or a later one) first,
+			// or the secret was replaced meanwhile.
 			return fail("replayed code (concurrent use)", totp.ErrReplayed)
 		}
 		t.acc.record(ctx, m, name, OutcomeSuccess, userID, 0, string(TwoFactorTOTP))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/keyring"
+	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/totp"
 )
 
@@ -358,6 +359,58 @@ func TestTwoFactorDisableRegenerateReset(t *testing.T) {
 	}
 }
 
+// swapSource is a keyring.Source whose ring a test replaces.
+type swapSource struct {
+	mu sync.Mutex
+	r  *keyring.Ring
+}
+
+func (s *swapSource) Ring() *keyring.Ring { s.mu.Lock(); defer s.mu.Unlock(); return s.r }
+func (s *swapSource) set(t *testing.T, keys ...keyring.Key) {
+	t.Helper()
+	r, err := keyring.NewStatic(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.r = r
+	s.mu.Unlock()
+}
+
+// Secrets in use move to the current key at each accepted code, so that
+// retiring an old key after a rotation does not lock out active users.
+func TestTwoFactorKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	src := &swapSource{}
+	old, next := keyring.Generate(), keyring.Generate()
+	next.Created = old.Created.Add(time.Hour)
+	src.set(t, old)
+	tf := account.NewTwoFactor(account.TwoFactorConfig{Accounts: e.svc, Store: e.db.TwoFactor(),
+		Sealer: keyring.NewAEAD(src, "totp-secret"), Now: e.clock.Now})
+	te := &tfEnv{env: e, tf: tf}
+	active := e.mustRegister(t, "active@example.com", goodPassword)
+	idle := e.mustRegister(t, "idle@example.com", goodPassword)
+	secret, _ := te.enrol(t, active)
+	te.enrol(t, idle)
+
+	src.set(t, old, next) // rotate
+	if _, err := tf.Verify(ctx, active.ID, totp.Code(secret, e.clock.Now().Add(totp.Period)), meta); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	old.Retired = next.Created.Add(time.Hour)
+	src.set(t, old, next) // retire the old key
+	e.clock.Advance(3 * totp.Period)
+	if _, err := tf.Verify(ctx, active.ID, totp.Code(secret, e.clock.Now()), meta); err != nil {
+		t.Fatalf("after retiring the old key: %v", err)
+	}
+	// A secret never used since the rotation cannot be opened: an error,
+	// not an accepted (or a merely wrong) code.
+	_, err := tf.Verify(ctx, idle.ID, "123456", meta)
+	if err == nil || errors.Is(err, account.ErrTwoFactorCode) {
+		t.Fatalf("idle user after retirement: %v", err)
+	}
+}
+
 // No audit event of two-factor sign-in ever holds a code or the secret.
 func TestTwoFactorAuditHoldsNoSecrets(t *testing.T) {
 	e := newTFEnv(t)
@@ -384,4 +437,55 @@ func TestTwoFactorAuditHoldsNoSecrets(t *testing.T) {
 func wrongCode(c string) string {
 	last := (c[5]-'0'+1)%10 + '0'
 	return c[:5] + string(rune(last))
+}
+
+// FuzzTwoFactorVerify feeds arbitrary input as a second-factor code: never a
+// panic, a refusal is always ErrTwoFactorCode, and nothing is accepted but
+// a code of the window or an unused recovery code.
+func FuzzTwoFactorVerify(f *testing.F) {
+	d := mustOpenDB(f)
+	clock := &fakeClock{t: start}
+	svc := account.NewService(account.Config{Users: d.Users(), Audit: d.Audit(), Hasher: &fakeHasher{}, Policy: password.Policy{}, Now: clock.Now})
+	tf := account.NewTwoFactor(account.TwoFactorConfig{Accounts: svc, Store: d.TwoFactor(),
+		Sealer: keyring.NewAEAD(keyring.Ephemeral(), "totp-secret"), Now: clock.Now})
+	reg, err := svc.Register(ctx, account.RegisterInput{Email: "fuzz@example.com", Password: goodPassword}, meta)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := tf.Begin(ctx, reg.User.ID, goodPassword, meta)
+	if err != nil {
+		f.Fatal(err)
+	}
+	recovery, err := tf.Confirm(ctx, reg.User.ID, totp.Code(key.Secret, start), meta)
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid := map[string]bool{}
+	for _, c := range recovery {
+		valid[c] = true
+	}
+	for _, seed := range []string{"", "123456", " 1 2 3 4 5 6 ", "12345", "1234567", "abcdef", "١٢٣٤٥٦",
+		strings.ToUpper(recovery[0]), recovery[1] + "x", strings.Repeat("9", 65), "\x00\xff", totp.Code(key.Secret, start.Add(totp.Period))} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, input string) {
+		_, err := tf.Verify(ctx, reg.User.ID, input, meta)
+		if err != nil {
+			if !errors.Is(err, account.ErrTwoFactorCode) {
+				t.Fatalf("Verify(%q) = %v, want ErrTwoFactorCode", input, err)
+			}
+			return
+		}
+		if c, err := totp.NormalizeCode(input); err == nil {
+			for _, d := range []time.Duration{0, totp.Period} {
+				if c == totp.Code(key.Secret, start.Add(d)) {
+					return
+				}
+			}
+		}
+		if c, err := totp.NormalizeRecoveryCode(input); err == nil && valid[c] {
+			return
+		}
+		t.Fatalf("Verify accepted %q", input)
+	})
 }

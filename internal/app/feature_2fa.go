@@ -245,7 +245,9 @@ type pendingSignIn struct {
 	UserID   int64
 	Remember bool
 	Next     string
-	Since    time.Time // whole seconds
+	// Since is when the password was accepted (to the microsecond, as the
+	// user's sessions cut-off is kept).
+	Since time.Time
 }
 
 func putPending(sess *session.Session, p pendingSignIn) {
@@ -256,7 +258,7 @@ func putPending(sess *session.Session, p pendingSignIn) {
 	}
 	sess.Put(pendingRememberKey, remember)
 	sess.Put(pendingNextKey, safeNext(p.Next))
-	sess.Put(pendingSinceKey, strconv.FormatInt(p.Since.Unix(), 10))
+	sess.Put(pendingSinceKey, strconv.FormatInt(p.Since.UnixMicro(), 10))
 }
 
 // readPending returns the session's pending sign-in, if it holds a well
@@ -274,7 +276,7 @@ func readPending(sess *session.Session) (pendingSignIn, bool) {
 		return pendingSignIn{}, false
 	}
 	return pendingSignIn{UserID: id, Remember: sess.Get(pendingRememberKey) == "1",
-		Next: safeNext(sess.Get(pendingNextKey)), Since: time.Unix(since, 0)}, true
+		Next: safeNext(sess.Get(pendingNextKey)), Since: time.UnixMicro(since)}, true
 }
 
 // clearPending removes the pending sign-in from the session.

@@ -181,26 +181,32 @@ func (s *Server) twoFactorRefused(w http.ResponseWriter, r *http.Request, status
 	s.show(w, r, status, "twofactor", p)
 }
 
-// twoFactorGate applies the per-account limit on a two-factor form; it
-// answers 429 itself when refused.
-func (s *Server) twoFactorGate(w http.ResponseWriter, r *http.Request, u account.User) (func(bool), bool) {
+// twoFactorGate applies the per-account limit on a two-factor form of the
+// signed-in user; it answers 429 itself when refused.
+func (s *Server) twoFactorGate(w http.ResponseWriter, r *http.Request) (account.User, func(bool), bool) {
+	u, _ := userFrom(r.Context())
 	release, after, ok := s.d.tf.gate(r.Context(), u.ID, s.meta(r))
 	if !ok {
 		p, err := s.twoFactorStatusPage(r, u)
 		if err != nil {
 			s.fail(w, r, err)
-			return nil, false
+			return u, nil, false
 		}
 		s.twoFactorTooMany(w, r, after, "twofactor", p)
 	}
-	return release, ok
+	return u, release, ok
+}
+
+// backToTwoFactor sends the user back to the two-factor page with a message.
+func (s *Server) backToTwoFactor(w http.ResponseWriter, r *http.Request, kind, msg string) {
+	flash(r, kind, msg)
+	http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
 }
 
 // twoFactorSetup makes a new secret after checking the password and shows
 // it as a QR code and as text.
 func (s *Server) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
-	release, ok := s.twoFactorGate(w, r, u)
+	u, release, ok := s.twoFactorGate(w, r)
 	if !ok {
 		return
 	}
@@ -212,8 +218,7 @@ func (s *Server) twoFactorSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, account.ErrTwoFactorOn):
 		release(true)
-		flash(r, "info", "Two-factor sign-in is already on.")
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		s.backToTwoFactor(w, r, "info", "Two-factor sign-in is already on.")
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -250,8 +255,7 @@ func (s *Server) showSetup(w http.ResponseWriter, r *http.Request, status int, k
 // recovery codes, once.
 func (s *Server) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	u, _ := userFrom(ctx)
-	release, ok := s.twoFactorGate(w, r, u)
+	u, release, ok := s.twoFactorGate(w, r)
 	if !ok {
 		return
 	}
@@ -261,8 +265,7 @@ func (s *Server) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
 		release(false)
 		key, kerr := s.d.tf.svc.PendingKey(ctx, u.ID)
 		if errors.Is(kerr, account.ErrTwoFactorNoSetup) {
-			flash(r, "error", "The setup was replaced or finished elsewhere. Please start again.")
-			http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+			s.backToTwoFactor(w, r, "error", "The setup was replaced or finished elsewhere. Please start again.")
 			return
 		}
 		if kerr != nil {
@@ -272,12 +275,10 @@ func (s *Server) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
 		s.showSetup(w, r, http.StatusUnprocessableEntity, key, twoFactorConfirmError)
 		return
 	case errors.Is(err, account.ErrTwoFactorNoSetup):
-		flash(r, "error", "There is no setup to confirm. Please start again.")
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		s.backToTwoFactor(w, r, "error", "There is no setup to confirm. Please start again.")
 		return
 	case errors.Is(err, account.ErrTwoFactorOn):
-		flash(r, "info", "Two-factor sign-in is already on.")
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		s.backToTwoFactor(w, r, "info", "Two-factor sign-in is already on.")
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -293,8 +294,7 @@ func (s *Server) twoFactorConfirm(w http.ResponseWriter, r *http.Request) {
 // twoFactorRecoveryCodes makes a new set of recovery codes after checking
 // the password; the old ones stop working.
 func (s *Server) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
-	release, ok := s.twoFactorGate(w, r, u)
+	u, release, ok := s.twoFactorGate(w, r)
 	if !ok {
 		return
 	}
@@ -305,8 +305,7 @@ func (s *Server) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) 
 		s.twoFactorRefused(w, r, http.StatusUnauthorized, "codes_password", twoFactorPasswordError)
 		return
 	case errors.Is(err, account.ErrTwoFactorOff):
-		flash(r, "info", "Two-factor sign-in is off: there are no recovery codes to replace.")
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		s.backToTwoFactor(w, r, "info", "Two-factor sign-in is off: there are no recovery codes to replace.")
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -322,8 +321,7 @@ func (s *Server) twoFactorRecoveryCodes(w http.ResponseWriter, r *http.Request) 
 // code, and ends every other session of the user.
 func (s *Server) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	u, _ := userFrom(ctx)
-	release, ok := s.twoFactorGate(w, r, u)
+	u, release, ok := s.twoFactorGate(w, r)
 	if !ok {
 		return
 	}
@@ -334,8 +332,7 @@ func (s *Server) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
 		s.twoFactorRefused(w, r, http.StatusUnauthorized, "", twoFactorDisableError)
 		return
 	case errors.Is(err, account.ErrTwoFactorOff):
-		flash(r, "info", "Two-factor sign-in was already off.")
-		http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+		s.backToTwoFactor(w, r, "info", "Two-factor sign-in was already off.")
 		return
 	case err != nil:
 		s.fail(w, r, err)
@@ -354,8 +351,7 @@ func (s *Server) twoFactorDisable(w http.ResponseWriter, r *http.Request) {
 		logger(ctx).Warn("revoke other sessions", "err", err)
 	}
 	s.d.securityNotice(ctx, u, "twofactor_disabled")
-	flash(r, "success", "Two-factor sign-in is off. You were signed out everywhere else.")
-	http.Redirect(w, r, "/account/2fa", http.StatusSeeOther)
+	s.backToTwoFactor(w, r, "success", "Two-factor sign-in is off. You were signed out everywhere else.")
 }
 
 // adminResetTwoFactor turns off another user's second factor, for a user

@@ -34,7 +34,7 @@ var twoFactorSQL = twoFactorQueries{
 ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, last_step = 0, created_at = excluded.created_at, updated_at = excluded.updated_at
 WHERE user_totp.enabled_at IS NULL`,
 	totpEnable:  `UPDATE user_totp SET enabled_at = ?, last_step = ?, updated_at = ? WHERE user_id = ? AND enabled_at IS NULL AND secret = ?`,
-	totpUseStep: `UPDATE user_totp SET last_step = ?, updated_at = ? WHERE user_id = ? AND enabled_at IS NOT NULL AND last_step < ?`,
+	totpUseStep: `UPDATE user_totp SET last_step = ?, secret = ?, updated_at = ? WHERE user_id = ? AND enabled_at IS NOT NULL AND last_step < ? AND secret = ?`,
 	totpDelete:  `DELETE FROM user_totp WHERE user_id = ? RETURNING enabled_at`,
 	totpTouchOn: `UPDATE user_totp SET updated_at = ? WHERE user_id = ? AND enabled_at IS NOT NULL`,
 	codesList:   `SELECT id, code_hash FROM user_recovery_codes WHERE user_id = ? AND used_at IS NULL ORDER BY id`,
@@ -144,9 +144,10 @@ func (r *TwoFactor) replaceCodes(ctx context.Context, tx *sql.Tx, userID int64, 
 }
 
 // UseTOTPStep moves the last used step forward to step, if step is after
-// it, and reports whether it did.
-func (r *TwoFactor) UseTOTPStep(ctx context.Context, userID, step int64, now time.Time) (bool, error) {
-	return r.execOne(ctx, "use totp step", r.q().totpUseStep, step, r.d.ts(now), userID, step)
+// it and the secret is still sealed, storing resealed in its place, and
+// reports whether it did.
+func (r *TwoFactor) UseTOTPStep(ctx context.Context, userID, step int64, sealed, resealed []byte, now time.Time) (bool, error) {
+	return r.execOne(ctx, "use totp step", r.q().totpUseStep, step, resealed, r.d.ts(now), userID, step, sealed)
 }
 
 func (r *TwoFactor) execOne(ctx context.Context, what, query string, args ...any) (bool, error) {

@@ -129,13 +129,23 @@ func testTwoFactorStep(t *testing.T, d *db.DB) {
 		{pending.ID, 5, false},
 		{999999, 5, false},
 	} {
-		got, err := r.UseTOTPStep(ctx, tc.user, tc.step, t0)
+		got, err := r.UseTOTPStep(ctx, tc.user, tc.step, []byte("s"), []byte("s"), t0)
 		if err != nil || got != tc.want {
 			t.Errorf("UseTOTPStep(user %d, %d) = %v, %v; want %v", tc.user, tc.step, got, err, tc.want)
 		}
 	}
 	if rec, _ := r.TOTP(ctx, u.ID); rec.LastStep != 103 {
 		t.Errorf("LastStep = %d, want 103", rec.LastStep)
+	}
+	// The secret is stored resealed; a stale sealed value changes nothing.
+	if ok, err := r.UseTOTPStep(ctx, u.ID, 104, []byte("s"), []byte("s2"), t0); !ok || err != nil {
+		t.Fatalf("UseTOTPStep with reseal = %v, %v", ok, err)
+	}
+	if ok, err := r.UseTOTPStep(ctx, u.ID, 105, []byte("s"), []byte("s3"), t0); ok || err != nil {
+		t.Fatalf("UseTOTPStep with a replaced secret = %v, %v", ok, err)
+	}
+	if rec, _ := r.TOTP(ctx, u.ID); string(rec.Secret) != "s2" || rec.LastStep != 104 {
+		t.Errorf("after reseal: secret %q, step %d", rec.Secret, rec.LastStep)
 	}
 }
 
@@ -204,28 +214,34 @@ func testTwoFactorDelete(t *testing.T, d *db.DB) {
 	}
 }
 
+// tfWins runs try from 8 goroutines at once and counts the successes.
+func tfWins(t *testing.T, try func() (bool, error)) int32 {
+	var n atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := try()
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return n.Load()
+}
+
 // Two requests accepting codes of one step at once: exactly one wins.
 func testTwoFactorConcurrentStep(t *testing.T, d *db.DB) {
 	r := d.TwoFactor()
 	u := tfEnabledUser(t, d, "race@example.com", 1)
 	for step := int64(2); step < 12; step++ {
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := r.UseTOTPStep(ctx, u.ID, step, t0)
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					wins.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if n := wins.Load(); n != 1 {
+		n := tfWins(t, func() (bool, error) { return r.UseTOTPStep(ctx, u.ID, step, []byte("s"), []byte("s"), t0) })
+		if n != 1 {
 			t.Fatalf("step %d accepted %d times", step, n)
 		}
 	}
@@ -236,23 +252,7 @@ func testTwoFactorConcurrentRecovery(t *testing.T, d *db.DB) {
 	u := tfEnabledUser(t, d, "racerc@example.com", 1)
 	codes, _ := r.RecoveryCodes(ctx, u.ID)
 	for _, c := range codes[:3] {
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := r.UseRecoveryCode(ctx, u.ID, c.ID, t0)
-				if err != nil {
-					t.Error(err)
-				}
-				if ok {
-					wins.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if n := wins.Load(); n != 1 {
+		if n := tfWins(t, func() (bool, error) { return r.UseRecoveryCode(ctx, u.ID, c.ID, t0) }); n != 1 {
 			t.Fatalf("recovery code %d used %d times", c.ID, n)
 		}
 	}
