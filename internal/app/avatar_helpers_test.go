@@ -225,16 +225,22 @@ func tiffHasGPS(t []byte) bool {
 	return false
 }
 
-// zeros yields n bytes without holding them, counting what was read.
-type zeros struct{ n, read int64 }
+// zeros yields n bytes without holding them, counting what was read. The
+// count is atomic: the client's transport may still be reading after the
+// answer arrived.
+type zeros struct {
+	n    int64
+	read atomic.Int64
+}
 
 func (z *zeros) Read(p []byte) (int, error) {
-	if z.read >= z.n {
+	done := z.read.Load()
+	if done >= z.n {
 		return 0, io.EOF
 	}
-	k := min(int64(len(p)), z.n-z.read)
+	k := min(int64(len(p)), z.n-done)
 	clear(p[:k])
-	z.read += k
+	z.read.Add(k)
 	return int(k), nil
 }
 

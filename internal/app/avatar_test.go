@@ -280,10 +280,10 @@ func TestAvatarBadInput(t *testing.T) {
 		body := io.MultiReader(bytes.NewReader(head), z, strings.NewReader("\r\n--gatehouse-test-boundary-7d1f--\r\n"))
 		r := b.postUpload(body, "multipart/form-data; boundary=gatehouse-test-boundary-7d1f", -1)
 		r.want(t, http.StatusRequestEntityTooLarge, "larger than 2 MiB")
-		if z.read >= z.n {
-			t.Errorf("the server read all %d bytes; it should stop at the limit", z.read)
+		if sent := z.read.Load(); sent >= z.n {
+			t.Errorf("the server read all %d bytes; it should stop at the limit", sent)
 		}
-		t.Logf("client sent %d of %d bytes before the answer", z.read, z.n)
+		t.Logf("client sent %d of %d bytes before the answer", z.read.Load(), z.n)
 		b.mustUnchanged(before)
 	})
 }

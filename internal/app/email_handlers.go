@@ -237,7 +237,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.d.endAllSessions(r.Context(), u.ID)
-	s.d.clearLoginDefence(r.Context(), u.Email)
+	s.d.clearLoginDefence(r.Context(), u.Email, r)
 	if sess := session.FromContext(r.Context()); sess != nil && sess.UserID() == strconv.FormatInt(u.ID, 10) {
 		sess.Destroy()
 	}

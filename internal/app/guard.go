@@ -264,13 +264,20 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 
 // clearLoginDefence forgets an account's failures and limits, after the
 // owner proved control of the mailbox with a password reset.
-func (d *deps) clearLoginDefence(ctx context.Context, email string) {
+func (d *deps) clearLoginDefence(ctx context.Context, email string, from ...*http.Request) {
 	acct := loginKey(email)
 	if err := d.guard.backoff.Reset(ctx, acct); err != nil {
 		d.limiterFailed(err)
 	}
 	if err := d.guard.limiter.Reset(ctx, acct); err != nil {
 		d.limiterFailed(err)
+	}
+	// The owner will most likely sign in from where the reset came from:
+	// forget that address's account-and-IP budget too.
+	for _, r := range from {
+		if err := d.guard.limiter.Reset(ctx, "login:pair:"+d.guard.ipKey(r)+":"+account.EmailKey(email)); err != nil {
+			d.limiterFailed(err)
+		}
 	}
 }
 
