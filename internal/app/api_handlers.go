@@ -200,7 +200,7 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, 
 	if err != nil {
 		return refuse(err.Error())
 	}
-	claims, err := s.d.api.verifier.VerifyContext(ctx, token)
+	claims, err := s.d.api.verify(ctx, token)
 	if err != nil {
 		return refuse(err.Error())
 	}

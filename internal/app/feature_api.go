@@ -45,6 +45,7 @@ type apiFeature struct {
 	keys     *ringKeys
 	issuer   *apitoken.Issuer
 	verifier *apitoken.Verifier
+	verified verifiedTokens
 	refresh  *account.RefreshService
 	jwks     http.Handler
 	// origins is the CORS allow-list (exact origins).
@@ -104,8 +105,8 @@ func (s *Server) routesAPI(root *http.ServeMux) {
 // an unknown path, 405 with Allow for a known path and another method.
 func (s *Server) apiFallback(mux *http.ServeMux, methods map[string][]string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
+		if h, pattern := mux.Handler(r); pattern != "" {
+			h.ServeHTTP(w, r) // routed once (API handlers use no path values)
 			return
 		}
 		ms, ok := methods[r.URL.Path]
