@@ -121,7 +121,7 @@ func apiWantInvalidToken(t *testing.T, r *response, p problemType) {
 	if h := r.Header.Values("WWW-Authenticate"); len(h) != 1 || h[0] != `Bearer error="invalid_token"` {
 		t.Fatalf("WWW-Authenticate %q", h)
 	}
-	if got != (problemBody{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail}) {
+	if got != problemBody(p) {
 		t.Fatalf("refusal body %+v, want the generic one", got)
 	}
 }

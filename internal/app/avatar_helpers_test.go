@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -242,19 +240,4 @@ func (z *zeros) Read(p []byte) (int, error) {
 	clear(p[:k])
 	z.read.Add(k)
 	return int(k), nil
-}
-
-// multipartFormFor builds a normal browser-style form with mime/multipart,
-// for tests that need no raw headers.
-func multipartFormFor(token string, image []byte) ([]byte, string) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	_ = mw.WriteField(tokenField, token)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="avatar"; filename="me.png"`)
-	h.Set("Content-Type", "image/png")
-	w, _ := mw.CreatePart(h)
-	_, _ = w.Write(image)
-	_ = mw.Close()
-	return b.Bytes(), mw.FormDataContentType()
 }

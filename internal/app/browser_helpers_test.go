@@ -130,4 +130,6 @@ func fill(submit string, fields ...string) chromedp.Action[chromedp.Void] {
 }
 
 // visible waits until an element matching sel is visible.
-func visible(sel string) chromedp.Action[chromedp.Void] { return chromedp.WaitVisible(chromedp.CSS(sel)) }
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}

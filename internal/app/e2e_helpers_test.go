@@ -3,8 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"github.com/gatehouse/gatehouse/internal/account"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/account"
 )
 
 // testServer is a Gatehouse instance started through Run, as main does.
@@ -149,7 +149,6 @@ type browser struct {
 	ts  *testServer
 	c   *http.Client
 	ua  string
-	ip  string
 	hdr http.Header
 }
 
@@ -269,8 +268,6 @@ func (b *browser) cookie(name string) *http.Cookie {
 	}
 	return nil
 }
-
-func fmtUser(i int) string { return fmt.Sprintf("user%d@example.com", i) }
 
 func accountInput(email, pw string) account.CreateUserInput {
 	return account.CreateUserInput{Email: email, Password: pw, Verified: true}

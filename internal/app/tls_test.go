@@ -66,7 +66,9 @@ func TestTLSProductionStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := newSyncBuffer()
-	go func() { done <- Run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs) }()
+	go func() {
+		done <- Run(ctx, args, func(string) string { return "" }, strings.NewReader(""), io.Discard, logs)
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -78,7 +78,10 @@ func (r *Avatars) AvatarByID(ctx context.Context, id string) (account.Avatar, er
 // on every render.
 func (r *Avatars) AvatarIDForUser(ctx context.Context, userID int64) (string, error) {
 	var id string
-	err := r.d.read.QueryRowContext(ctx, r.q().idForUser, userID).Scan(&id)
+	st, err := r.d.readStmt(ctx, r.q().idForUser)
+	if err == nil {
+		err = st.QueryRowContext(ctx, userID).Scan(&id)
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", account.ErrNotFound

@@ -66,7 +66,11 @@ func (r *TwoFactor) q() *twoFactorQueries {
 // TOTP returns the user's record or [account.ErrNotFound].
 func (r *TwoFactor) TOTP(ctx context.Context, userID int64) (account.TOTPRecord, error) {
 	var rec account.TOTPRecord
-	err := r.d.read.QueryRowContext(ctx, r.q().totpGet, userID).Scan(&rec.UserID, &rec.Secret,
+	st, err := r.d.readStmt(ctx, r.q().totpGet)
+	if err != nil {
+		return account.TOTPRecord{}, fmt.Errorf("db: totp: %w", err)
+	}
+	err = st.QueryRowContext(ctx, userID).Scan(&rec.UserID, &rec.Secret,
 		timeScanner{&rec.EnabledAt}, &rec.LastStep, timeScanner{&rec.CreatedAt}, timeScanner{&rec.UpdatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return account.TOTPRecord{}, account.ErrNotFound
