@@ -54,13 +54,19 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, m := r.Context(), s.meta(r)
-	release, retryAfter, ok := s.d.loginGate(ctx, r, email)
-	if !ok {
+	release, retryAfter, err := s.d.loginGate(ctx, r, email)
+	switch {
+	case errors.Is(err, errLimiterDown):
+		s.apiFail(w, r, err)
+		return
+	case err != nil:
 		apiTooMany(w, retryAfter)
 		return
 	}
 	u, err := s.d.accounts.Authenticate(ctx, email, pw, m)
-	release(err == nil)
+	if err == nil || errors.Is(err, account.ErrInvalidCredentials) {
+		release(err == nil) // a busy hasher is not a failed attempt
+	}
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		credentialsRefused(w, problemCredentials)

@@ -170,8 +170,8 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		s.show(w, r, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	}
-	if !s.d.allowIP(w, r, "forgot") {
-		s.tooMany(w, r)
+	if err := s.d.allowIP(w, r, "forgot"); err != nil {
+		s.refuse(w, r, err, 0)
 		return
 	}
 	e := s.d.email

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -162,6 +163,13 @@ const (
 
 // limiterFailed fails closed: without the limiter a flood cannot be told
 // apart, so the request is refused for a few seconds.
+// Why an attempt was not let through: refused by a limit (429), or the
+// limiter itself is unreachable (503, failing closed).
+var (
+	errLimited     = errors.New("rate limited")
+	errLimiterDown = errors.New("rate limiter unavailable")
+)
+
 func (d *deps) limiterFailed(err error) time.Duration {
 	d.metrics.storeError("ratelimit")
 	d.log.Error("rate limiter failed", "err", err)
@@ -171,7 +179,7 @@ func (d *deps) limiterFailed(err error) time.Duration {
 // allowIP consumes one request of the named per-IP limit ("register",
 // "forgot"; any other name uses the sign-in per-IP limit under its own
 // bucket). IPv6 clients are counted per /64. On refusal Retry-After is set.
-func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) bool {
+func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) error {
 	g := d.guard
 	var l ratelimit.Limit
 	switch name {
@@ -186,14 +194,15 @@ func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) bool
 	res, err := g.limiter.Allow(r.Context(), key, l)
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(d.limiterFailed(err)), 10))
-		return false
+		return errLimiterDown
 	}
 	ratelimit.WriteHeaders(w, name, res)
 	if !res.Allowed {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(res.RetryAfter), 10))
 		g.refused(r.Context(), r, ipLimitName(name), key, "")
+		return errLimited
 	}
-	return res.Allowed
+	return nil
 }
 
 // loginKey is the bucket of the account an address typed at sign-in names.
@@ -205,17 +214,17 @@ func loginKey(email string) string { return "login:acct:" + account.EmailKey(ema
 // so concurrent guesses cannot overrun them. The same answer comes whether
 // the account exists or not: keys are built from the typed address.
 // release must be called with the outcome.
-func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, ok bool) {
+func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, err error) {
 	g := d.guard
 	acct := loginKey(email)
 	ip := g.ipKey(r)
 	st, err := g.backoff.Check(ctx, acct, g.policy)
 	if err != nil {
-		return nil, d.limiterFailed(err), false
+		return nil, d.limiterFailed(err), errLimiterDown
 	}
 	if st.Locked {
 		g.refused(ctx, r, limLoginBackoff, acct, email)
-		return nil, st.RetryAfter, false
+		return nil, st.RetryAfter, errLimited
 	}
 	checks := []struct {
 		key   string
@@ -230,11 +239,11 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 	for _, c := range checks {
 		res, err := g.limiter.Allow(ctx, c.key, c.limit)
 		if err != nil {
-			return nil, d.limiterFailed(err), false
+			return nil, d.limiterFailed(err), errLimiterDown
 		}
 		if !res.Allowed {
 			g.refused(ctx, r, c.name, c.key, c.email)
-			return nil, res.RetryAfter, false
+			return nil, res.RetryAfter, errLimited
 		}
 	}
 	clientIP, ua := d.clientIP(r), r.UserAgent()
@@ -259,7 +268,7 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 				UserID: g.accountID(ctx, email), IP: clientIP, UserAgent: ua,
 				Detail: "sign-in paused for " + st.RetryAfter.Round(time.Second).String() + " after " + strconv.Itoa(st.Failures) + " failed attempts"})
 		}
-	}, 0, true
+	}, 0, nil
 }
 
 // clearLoginDefence forgets an account's failures and limits, after the
@@ -279,6 +288,19 @@ func (d *deps) clearLoginDefence(ctx context.Context, email string, from ...*htt
 			d.limiterFailed(err)
 		}
 	}
+}
+
+// refuse answers an attempt the guard did not let through: 429 for a limit,
+// 503 when the limiter cannot be reached (failing closed).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error, after time.Duration) {
+	if after > 0 || w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(after, time.Second)), 10))
+	}
+	status := http.StatusTooManyRequests
+	if errors.Is(err, errLimiterDown) {
+		status = http.StatusServiceUnavailable
+	}
+	s.errorPage(w, r, status, "")
 }
 
 // tooManyAfter answers 429 with Retry-After.

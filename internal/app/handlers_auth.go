@@ -50,8 +50,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.show(w, r, http.StatusUnprocessableEntity, "register", p)
 		return
 	}
-	if !s.d.allowIP(w, r, "register") {
-		s.tooMany(w, r)
+	if err := s.d.allowIP(w, r, "register"); err != nil {
+		s.refuse(w, r, err, 0)
 		return
 	}
 	reg, err := s.d.accounts.Register(r.Context(), in, s.meta(r))
@@ -114,9 +114,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.show(w, r, http.StatusUnauthorized, "login", p)
 		return
 	}
-	release, retryAfter, ok := s.d.loginGate(r.Context(), r, email)
-	if !ok {
-		s.tooManyAfter(w, r, retryAfter)
+	release, retryAfter, err := s.d.loginGate(r.Context(), r, email)
+	if err != nil {
+		s.refuse(w, r, err, retryAfter)
 		return
 	}
 	u, err := s.d.accounts.Authenticate(r.Context(), email, pw, s.meta(r))
