@@ -83,6 +83,9 @@ func NormalizeRoles(roles []Role) ([]Role, bool) {
 type User struct {
 	// ID is the stable numeric identifier.
 	ID int64
+	// AvatarID is the id of the user's profile picture, or "" when there is
+	// none. Only [UserStore.UserByID] fills it.
+	AvatarID string
 	// Email is the address as entered at registration (trimmed). Mail goes
 	// only to this address.
 	Email string

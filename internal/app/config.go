@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/gatehouse/gatehouse/ratelimit"
 	"io"
 	"net"
 	"net/netip"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
 // Config is every setting of the server. Each comes from a flag `--x-y`,

@@ -90,25 +90,13 @@ func (s *Server) routesAvatar(pages, root *http.ServeMux, auth func(http.Handler
 }
 
 // avatarURL is the URL of the user's picture, or "" when there is none.
-// Every signed-in page calls it: one lookup on a unique index. A database
-// failure shows the page without the picture.
+// Every signed-in page calls it, so it costs no query: the user lookup of
+// the request already brought the picture id.
 func (d *deps) avatarURL(u account.User) string {
-	if d.avatars == nil || u.ID <= 0 {
+	if u.AvatarID == "" || !account.ValidAvatarID(u.AvatarID) {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	id, err := d.avatars.store.AvatarIDForUser(ctx, u.ID)
-	if err != nil {
-		if !errors.Is(err, account.ErrNotFound) {
-			d.log.Warn("avatar lookup", "user", u.ID, "err", err)
-		}
-		return ""
-	}
-	if !account.ValidAvatarID(id) {
-		return ""
-	}
-	return "/avatars/" + id
+	return "/avatars/" + u.AvatarID
 }
 
 // errAvatarForged wraps the reason a token check failed.

@@ -308,3 +308,22 @@ func (s *Server) tooManyAfter(w http.ResponseWriter, r *http.Request, after time
 	w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(after, time.Second)), 10))
 	s.errorPage(w, r, http.StatusTooManyRequests, "")
 }
+
+// preRefuse decides, before any other work on a sign-in request, whether
+// its client address has already used up its per-IP sign-in budget: then the
+// answer is a cheap 429 at once, without reading the body, loading a session
+// or rendering a page, so that a flood from one address costs next to
+// nothing. It only peeks; the budget is consumed where the request is
+// handled. Other credential routes check their limits in their handlers,
+// after validating the form.
+func (g *guard) preRefuse(r *http.Request) (name string, res ratelimit.Result, refused bool) {
+	if r.URL.Path != "/login" && r.URL.Path != "/api/v1/token" {
+		return "", res, false
+	}
+	res, err := g.limiter.Peek(r.Context(), "login:"+g.ipKey(r), g.loginIP)
+	if err != nil || res.Allowed {
+		return "", res, false // the handler's own check decides (and fails closed)
+	}
+	g.d.metrics.rateLimited(limLoginIP.metric)
+	return "login", res, true
+}

@@ -16,14 +16,15 @@ import (
 // metrics are the Prometheus series of one instance, on their own registry
 // and their own listener (METRICS_ADDR), never on the public port.
 type metrics struct {
-	reg        *prometheus.Registry
-	requests   *prometheus.CounterVec
-	durations  *prometheus.HistogramVec
-	signins    *prometheus.CounterVec
-	refusals   *prometheus.CounterVec
-	hashWait   prometheus.Histogram
-	hashDenied prometheus.Counter
-	storeErrs  *prometheus.CounterVec
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	signins     *prometheus.CounterVec
+	refusals    *prometheus.CounterVec
+	hashWait    prometheus.Histogram
+	hashDenied  prometheus.Counter
+	admitDenied prometheus.Counter
+	storeErrs   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -51,7 +52,10 @@ func newMetrics() *metrics {
 	m.storeErrs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_store_errors_total", Help: "Failures of a backing store, by store.",
 	}, []string{"store"})
-	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.storeErrs,
+	m.admitDenied = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_admission_rejections_total", Help: "Credential requests that waited too long for a slot and got 503.",
+	})
+	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.admitDenied, m.storeErrs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known label values start at zero, so dashboards and alerts see the
 	// series before the first event.

@@ -52,7 +52,8 @@ func (s *Server) routes() http.Handler {
 	s.routesAvatar(pages, root, auth)
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
-	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(root))))
+	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)
+	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.handler(root)))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,

@@ -5,14 +5,15 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/gatehouse/gatehouse/internal/db"
-	"github.com/gatehouse/gatehouse/session"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/session"
 )
 
 // serve runs the server until ctx is cancelled, then shuts down gracefully.

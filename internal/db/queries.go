@@ -31,7 +31,9 @@ var baseQueries = queries{
 
 	userInsert: `INSERT INTO users (email, email_key, display_name, password_hash, roles, email_verified_at, sessions_valid_after, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-	userByID:          `SELECT ` + userCols + ` FROM users WHERE id = ?`,
+	// The hot lookup of every signed-in request also brings the picture id,
+	// saving pages a second query.
+	userByID:          `SELECT ` + userCols + `, COALESCE((SELECT a.id FROM avatars a WHERE a.user_id = users.id), '') FROM users WHERE id = ?`,
 	credsByID:         `SELECT ` + credsCols + ` FROM users WHERE id = ?`,
 	credsByEmailKey:   `SELECT ` + credsCols + ` FROM users WHERE email_key = ?`,
 	userSetHash:       `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,

@@ -62,7 +62,9 @@ func decodeRoles(s string) []account.Role {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanUser(row scanner, hash *string) (account.User, error) {
+// scanUser reads the userCols columns, then one more string column into
+// extra when it is not nil (the password hash, or the picture id).
+func scanUser(row scanner, extra *string) (account.User, error) {
 	var (
 		u     account.User
 		roles string
@@ -70,8 +72,8 @@ func scanUser(row scanner, hash *string) (account.User, error) {
 	dest := []any{&u.ID, &u.Email, &u.DisplayName, &roles,
 		timeScanner{&u.EmailVerifiedAt}, timeScanner{&u.DisabledAt}, timeScanner{&u.SessionsValidAfter},
 		timeScanner{&u.CreatedAt}, timeScanner{&u.UpdatedAt}}
-	if hash != nil {
-		dest = append(dest, hash)
+	if extra != nil {
+		dest = append(dest, extra)
 	}
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -113,7 +115,10 @@ func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
 	if err != nil {
 		return account.User{}, fmt.Errorf("db: user by id: %w", err)
 	}
-	return scanUser(st.QueryRowContext(ctx, id), nil)
+	var avatar string
+	u, err := scanUser(st.QueryRowContext(ctx, id), &avatar)
+	u.AvatarID = avatar
+	return u, err
 }
 
 // CredentialsByID returns the user and hash or [account.ErrNotFound].
