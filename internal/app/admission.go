@@ -2,6 +2,7 @@ package app
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"net/http"
 	"strings"
@@ -24,10 +25,23 @@ type admission struct {
 	// pre refuses at once a request whose client is already over its
 	// per-IP limit.
 	pre func(r *http.Request) (name string, res ratelimit.Result, refused bool)
+	// tarpit is how long an early refusal is held before it is sent; at most
+	// maxTarpit of them wait at once (each is a parked goroutine).
+	tarpit  time.Duration
+	pitting atomic.Int64
 }
 
+// Early refusals are held for a moment: a client that keeps hammering an
+// exhausted budget then gets its answers at the pace of its connections,
+// not as fast as the server can write them, and spends no CPU while it
+// waits.
+const (
+	defaultTarpit = time.Second
+	maxTarpit     = 10000
+)
+
 func newAdmission(size int, wait time.Duration, rejected func(), pre func(*http.Request) (string, ratelimit.Result, bool)) *admission {
-	return &admission{slots: make(chan struct{}, max(size, 1)), wait: wait, rejected: rejected, pre: pre}
+	return &admission{slots: make(chan struct{}, max(size, 1)), wait: wait, rejected: rejected, pre: pre, tarpit: defaultTarpit}
 }
 
 // credentialRoute reports whether r is a request that checks or sets
@@ -53,6 +67,7 @@ func (a *admission) handler(next http.Handler) http.Handler {
 			return
 		}
 		if name, res, refused := a.pre(r); refused {
+			a.hold(r)
 			refusedEarly(w, r, name, res)
 			return
 		}
@@ -75,6 +90,22 @@ func (a *admission) handler(next http.Handler) http.Handler {
 		defer func() { <-a.slots }()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hold parks an early refusal for the tarpit delay, unless too many already
+// wait or the client goes away.
+func (a *admission) hold(r *http.Request) {
+	if a.tarpit <= 0 || a.pitting.Add(1) > maxTarpit {
+		a.pitting.Add(-1)
+		return
+	}
+	defer a.pitting.Add(-1)
+	t := time.NewTimer(a.tarpit)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 // refusedEarly answers 429 for a client already over its per-IP limit,

@@ -66,6 +66,7 @@ func TestAdmissionTimesOutAndRefusesEarly(t *testing.T) {
 		return "login", ratelimit.Result{Limit: ratelimit.PerHour(1), RetryAfter: 90 * time.Second}, refuse && r.URL.Path == "/api/v1/token"
 	}
 	a := newAdmission(1, 20*time.Millisecond, func() { rejected.Add(1) }, pre)
+	a.tarpit = 30 * time.Millisecond
 	h := a.handler(next)
 	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil))
 	for len(a.slots) == 0 {
@@ -77,7 +78,11 @@ func TestAdmissionTimesOutAndRefusesEarly(t *testing.T) {
 		t.Fatalf("waiting past the deadline: %d %q, rejected %d", rec.Code, rec.Header().Get("Retry-After"), rejected.Load())
 	}
 	rec = httptest.NewRecorder()
+	start := time.Now()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/token", nil))
+	if held := time.Since(start); held < a.tarpit {
+		t.Errorf("early refusal answered after %s, want it held %s", held, a.tarpit)
+	}
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "90" || rec.Header().Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("early refusal: %d %v", rec.Code, rec.Header())
 	}
