@@ -177,6 +177,10 @@ func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 
 // fail answers with the error handler after a store failure.
 func (m *Manager) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away mid-lookup: nothing failed, nobody to answer.
+		return
+	}
 	m.log.ErrorContext(r.Context(), "session store failure", "err", err, "method", r.Method, "path", r.URL.Path)
 	m.onError(w, r, err)
 }
