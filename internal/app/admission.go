@@ -108,45 +108,50 @@ func (a *admission) hold(r *http.Request) {
 	}
 }
 
-// refusedEarly answers 429 for a client already over its per-IP limit,
-// as cheaply as busy.
+// cheapAnswer is a fixed answer written without templates, sessions or
+// anything else: for refusals that must cost next to nothing.
+type cheapAnswer struct {
+	status int
+	json   string // problem+json body for the API
+	page   string // HTML page otherwise
+}
+
+var (
+	tooManyAnswer = cheapAnswer{http.StatusTooManyRequests,
+		`{"type":"about:blank","title":"Too many requests","status":429,"detail":"Too many attempts. Wait and try again."}` + "\n",
+		cheapPage("Too many attempts", "Too many attempts from your network. Please wait a little and try again.")}
+	busyAnswer = cheapAnswer{http.StatusServiceUnavailable,
+		`{"type":"about:blank","title":"Service busy","status":503,"detail":"The service is busy. Try again in a moment."}` + "\n",
+		cheapPage("Busy", "The service is busy. Please try again in a moment.")}
+)
+
+func cheapPage(title, text string) string {
+	return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>` +
+		title + ` · Gatehouse</title></head><body><main><h1>` + title + `</h1><p>` + text + `</p></main></body></html>`
+}
+
+func (a cheapAnswer) write(w http.ResponseWriter, r *http.Request, retryAfter time.Duration) {
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(retryAfter, time.Second)), 10))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	body := a.page
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.Set("Content-Type", "application/problem+json")
+		body = a.json
+	} else {
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", "default-src 'none'")
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write([]byte(body))
+}
+
+// refusedEarly answers 429 for a client already over its per-IP limit.
 func refusedEarly(w http.ResponseWriter, r *http.Request, name string, res ratelimit.Result) {
 	ratelimit.WriteHeaders(w, name, res)
-	h := w.Header()
-	h.Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(res.RetryAfter, time.Second)), 10))
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		h.Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"type":"about:blank","title":"Too many requests","status":429,"detail":"Too many attempts. Wait and try again."}` + "\n"))
-		return
-	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'")
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = w.Write([]byte(tooManyPage))
+	tooManyAnswer.write(w, r, res.RetryAfter)
 }
 
-const tooManyPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Too many attempts · Gatehouse</title></head><body><main><h1>Too many attempts</h1><p>Too many attempts from your network. Please wait a little and try again.</p></main></body></html>`
-
-// busy answers 503 without touching anything else: a short page, or a
-// problem+json body on the API.
-func busy(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Retry-After", "2")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		h.Set("Content-Type", "application/problem+json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"type":"about:blank","title":"Service busy","status":503,"detail":"The service is busy. Try again in a moment."}` + "\n"))
-		return
-	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = w.Write([]byte(busyPage))
-}
-
-const busyPage = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Busy · Gatehouse</title></head><body><main><h1>Busy</h1><p>The service is busy. Please try again in a moment.</p></main></body></html>`
+// busy answers 503 when no admission slot freed up in time.
+func busy(w http.ResponseWriter, r *http.Request) { busyAnswer.write(w, r, 2*time.Second) }
