@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -23,10 +24,8 @@ const (
 type ctxKey int
 
 const (
-	ctxRequestID ctxKey = iota
-	ctxLogger
+	ctxLogger ctxKey = iota
 	ctxUser
-	ctxRoute
 )
 
 // statusWriter remembers the status a handler wrote, for logs and metrics.
@@ -61,6 +60,20 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// requestLog is a request's logger, built only when something logs: most
+// requests never do, and a child logger costs allocations.
+type requestLog struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (rl *requestLog) get() *slog.Logger {
+	rl.once.Do(func() { rl.l = rl.base.With("request_id", rl.id) })
+	return rl.l
+}
+
 // requestID gives every request an id, returned in X-Request-Id and carried
 // by every log line of the request.
 func requestID(base *slog.Logger) func(http.Handler) http.Handler {
@@ -68,8 +81,7 @@ func requestID(base *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := newRequestID()
 			w.Header().Set("X-Request-Id", id)
-			ctx := context.WithValue(r.Context(), ctxRequestID, id)
-			ctx = context.WithValue(ctx, ctxLogger, base.With("request_id", id))
+			ctx := context.WithValue(r.Context(), ctxLogger, &requestLog{base: base, id: id})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -77,8 +89,8 @@ func requestID(base *slog.Logger) func(http.Handler) http.Handler {
 
 // logger returns the request's logger (with its request id).
 func logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxLogger).(*slog.Logger); ok {
-		return l
+	if rl, ok := ctx.Value(ctxLogger).(*requestLog); ok {
+		return rl.get()
 	}
 	return slog.Default()
 }
