@@ -86,6 +86,10 @@ type User struct {
 	// AvatarID is the id of the user's profile picture, or "" when there is
 	// none. Only [UserStore.UserByID] fills it.
 	AvatarID string
+	// TwoFactorEnabled reports whether the user has turned on a second
+	// factor. Only [UserStore.UserByID] fills it; sign-in asks the
+	// two-factor store itself.
+	TwoFactorEnabled bool
 	// Email is the address as entered at registration (trimmed). Mail goes
 	// only to this address.
 	Email string

@@ -31,9 +31,10 @@ var baseQueries = queries{
 
 	userInsert: `INSERT INTO users (email, email_key, display_name, password_hash, roles, email_verified_at, sessions_valid_after, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-	// The hot lookup of every signed-in request also brings the picture id,
-	// saving pages a second query.
-	userByID:          `SELECT ` + userCols + `, COALESCE((SELECT a.id FROM avatars a WHERE a.user_id = users.id), '') FROM users WHERE id = ?`,
+	// The hot lookup of every signed-in request also brings the picture id
+	// and whether a second factor is on, saving pages and /api/v1/me a query.
+	userByID: `SELECT ` + userCols + `, COALESCE((SELECT a.id FROM avatars a WHERE a.user_id = users.id), ''),` +
+		` EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = users.id AND t.enabled_at IS NOT NULL) FROM users WHERE id = ?`,
 	credsByID:         `SELECT ` + credsCols + ` FROM users WHERE id = ?`,
 	credsByEmailKey:   `SELECT ` + credsCols + ` FROM users WHERE email_key = ?`,
 	userSetHash:       `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,

@@ -62,9 +62,9 @@ func decodeRoles(s string) []account.Role {
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanUser reads the userCols columns, then one more string column into
-// extra when it is not nil (the password hash, or the picture id).
-func scanUser(row scanner, extra *string) (account.User, error) {
+// scanUser reads the userCols columns, then any further columns into extra
+// (the password hash; the picture id and second-factor flag).
+func scanUser(row scanner, extra ...any) (account.User, error) {
 	var (
 		u     account.User
 		roles string
@@ -72,9 +72,7 @@ func scanUser(row scanner, extra *string) (account.User, error) {
 	dest := []any{&u.ID, &u.Email, &u.DisplayName, &roles,
 		timeScanner{&u.EmailVerifiedAt}, timeScanner{&u.DisabledAt}, timeScanner{&u.SessionsValidAfter},
 		timeScanner{&u.CreatedAt}, timeScanner{&u.UpdatedAt}}
-	if extra != nil {
-		dest = append(dest, extra)
-	}
+	dest = append(dest, extra...)
 	if err := row.Scan(dest...); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return account.User{}, account.ErrNotFound
@@ -115,9 +113,12 @@ func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
 	if err != nil {
 		return account.User{}, fmt.Errorf("db: user by id: %w", err)
 	}
-	var avatar string
-	u, err := scanUser(st.QueryRowContext(ctx, id), &avatar)
-	u.AvatarID = avatar
+	var (
+		avatar string
+		twoFA  bool
+	)
+	u, err := scanUser(st.QueryRowContext(ctx, id), &avatar, &twoFA)
+	u.AvatarID, u.TwoFactorEnabled = avatar, twoFA
 	return u, err
 }
 
@@ -232,7 +233,7 @@ func (r *Users) ListUsers(ctx context.Context, q account.UserQuery) ([]account.U
 	defer rows.Close()
 	users := make([]account.User, 0, q.Limit)
 	for rows.Next() {
-		u, err := scanUser(rows, nil)
+		u, err := scanUser(rows)
 		if err != nil {
 			return nil, 0, fmt.Errorf("db: list users: %w", err)
 		}
