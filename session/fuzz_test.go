@@ -58,7 +58,6 @@ func TestDecodeStateRejects(t *testing.T) {
 		{"auth ns without auth", `{"c":1,"l":1,"an":5}`},
 		{"negative auth ns", `{"c":1,"l":1,"a":1,"an":-1}`},
 		{"auth ns of a second", `{"c":1,"l":1,"a":1,"an":1000000000}`},
-		{"unknown field", `{"c":1,"l":1,"zz":1}`},
 		{"trailing", `{"c":1,"l":1} {}`},
 		{"wrong type", `{"c":"1","l":1}`},
 		{"too large", `{"c":1,"l":1,"ua":"` + strings.Repeat("a", MaxDataSize) + `"}`},
@@ -104,5 +103,17 @@ func TestBound(t *testing.T) {
 		if got := bound(c.in, c.n); got != c.want {
 			t.Errorf("bound(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
+	}
+}
+
+// TestDecodeStateToleratesNewFields: a session written by a newer instance
+// (during a rolling upgrade) is still read by an older one.
+func TestDecodeStateToleratesNewFields(t *testing.T) {
+	st, err := decodeState([]byte(`{"c":1,"l":2,"a":1,"future":{"x":[1,2]},"v":{"k":"v"}}`))
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if st.Created != 1 || st.LastSeen != 2 || st.Values["k"] != "v" {
+		t.Fatalf("decoded %+v", st)
 	}
 }

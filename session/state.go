@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -54,13 +53,12 @@ func decodeState(b []byte) (state, error) {
 	if len(b) > MaxDataSize {
 		return state{}, fmt.Errorf("%w: %d bytes", ErrInvalidData, len(b))
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
+	// Unknown fields are ignored: only Gatehouse writes this data (server
+	// stores, or cookies sealed with our keys), and a newer instance may add
+	// fields during a rolling upgrade; older ones must not sign its users
+	// out. Unmarshal also refuses trailing data.
+	if err := json.Unmarshal(b, &st); err != nil {
 		return state{}, fmt.Errorf("%w: %v", ErrInvalidData, err)
-	}
-	if dec.More() {
-		return state{}, fmt.Errorf("%w: trailing data", ErrInvalidData)
 	}
 	if st.Created <= 0 || st.LastSeen <= 0 || st.AuthAt < 0 {
 		return state{}, fmt.Errorf("%w: missing times", ErrInvalidData)
