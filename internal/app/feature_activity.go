@@ -233,6 +233,9 @@ func parseAuditTime(v string, endOfDay bool) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if t, err := time.ParseInLocation("2006-01-02", v, time.UTC); err == nil {
+		if t.Year() < 1 || t.Year() > 9998 {
+			return time.Time{}, errors.New("app: bad audit time")
+		}
 		if endOfDay {
 			t = t.AddDate(0, 0, 1)
 		}
