@@ -217,7 +217,7 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, 
 	case err != nil:
 		s.apiFail(w, r, err)
 		return account.User{}, nil, false
-	case !sessionValid(u, claims.IssuedAt):
+	case !u.SessionValid(claims.IssuedAt):
 		return refuse("user disabled or token issued before the user's cut-off")
 	}
 	return u, claims, true

@@ -108,7 +108,7 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, in := range infos {
-		if !sessionValid(u, in.AuthAt) {
+		if !u.SessionValid(in.AuthAt) {
 			continue // cut off by a password change or sign-out everywhere
 		}
 		data.Sessions = append(data.Sessions, rowFromInfo(in, sess.Handle()))

@@ -91,21 +91,13 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		case err != nil:
 			s.unavailable(w, r, err)
 			return
-		case !sessionValid(u, sess.AuthAt()):
+		case !u.SessionValid(sess.AuthAt()):
 			sess.Destroy()
 		default:
 			r = r.WithContext(context.WithValue(r.Context(), ctxUser, u))
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// sessionValid reports whether a session signed in at authAt still counts
-// for u: the account is enabled and the sign-in is not older than the user's
-// cut-off (password change, sign-out everywhere). Both sides are kept at
-// microsecond precision.
-func sessionValid(u account.User, authAt time.Time) bool {
-	return u.SessionValid(authAt)
 }
 
 // requireLogin sends anonymous visitors to the sign-in page, remembering

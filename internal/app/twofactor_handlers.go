@@ -86,7 +86,7 @@ func (s *Server) loginTwoFactor(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.fail(w, r, err)
 		return
-	case !sessionValid(u, pending.Since):
+	case !u.SessionValid(pending.Since):
 		// Disabled, or signed out everywhere (a password change) since
 		// the password step.
 		s.cancelPending(w, r, sess)
