@@ -11,32 +11,40 @@ import (
 	"testing"
 )
 
-// newBenchServer builds an in-process server on a fresh SQLite database with
-// one signed-in user, and returns its handler and the session cookie.
-func newBenchServer(b *testing.B) (http.Handler, string) {
-	b.Helper()
-	dir := b.TempDir()
+// newInProcess builds a server on a fresh SQLite database, without a
+// listener, with one user (bench@example.com).
+func newInProcess(tb testing.TB) (*Server, *deps, http.Handler) {
+	tb.Helper()
+	dir := tb.TempDir()
 	args := append([]string{"--dev", "--base-url", "http://127.0.0.1", "--log-level", "error", "--access-log=false",
 		"--database-url", "sqlite:" + filepath.Join(dir, "g.db")}, fastHashArgs...)
 	cfg, _, err := ParseConfig(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	d, err := openDeps(context.Background(), cfg, newLogger(cfg, io.Discard))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(d.Close)
+	tb.Cleanup(d.Close)
 	if _, err := d.db.Migrate(context.Background()); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	_, h, err := NewServer(d)
+	s, h, err := NewServer(d)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := d.accounts.CreateUser(context.Background(), accountInput("bench@example.com", goodPassword), cliMeta); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return s, d, h
+}
+
+// newBenchServer builds an in-process server with one signed-in user, and
+// returns its handler and the session cookie.
+func newBenchServer(b *testing.B) (http.Handler, string) {
+	b.Helper()
+	_, _, h := newInProcess(b)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
 	tok := csrfField.FindStringSubmatch(rec.Body.String())[1]

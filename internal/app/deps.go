@@ -166,14 +166,15 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 		if d.db.Dialect() == db.Postgres {
 			dialect = sqlstore.Postgres
 		}
-		st, err := sqlstore.New(d.db.Writer(), dialect, sqlstore.Reader(d.db.SQL()))
+		st, err := sqlstore.New(d.db.Writer(), dialect, sqlstore.Reader(d.db.SQL()), sqlstore.Now(d.now))
 		if err != nil {
 			return nil, err
 		}
 		if err := st.Migrate(ctx); err != nil {
 			return nil, fmt.Errorf("session table: %w", err)
 		}
-		return st, nil
+		// Find reads the session's user too: one query per signed-in page.
+		return d.db.SessionStore(st, d.now, keepSessionUser), nil
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/internal/account"
 )
 
 // Body limits. Forms are small; uploads have their own, larger limit.
@@ -24,7 +26,7 @@ const (
 type ctxKey int
 
 const (
-	ctxLogger ctxKey = iota
+	ctxState ctxKey = iota
 	ctxUser
 )
 
@@ -60,18 +62,28 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// requestLog is a request's logger, built only when something logs: most
-// requests never do, and a child logger costs allocations.
-type requestLog struct {
+// reqState is what the server keeps for one request, in its context: the
+// request's logger, built only when something logs (most requests never do,
+// and a child logger costs allocations), and the user the session store read
+// together with the session, for loadUser.
+type reqState struct {
 	base *slog.Logger
 	id   string
 	once sync.Once
-	l    *slog.Logger
+	log  *slog.Logger
+
+	user     account.User
+	userRead bool
 }
 
-func (rl *requestLog) get() *slog.Logger {
-	rl.once.Do(func() { rl.l = rl.base.With("request_id", rl.id) })
-	return rl.l
+func (rs *reqState) logger() *slog.Logger {
+	rs.once.Do(func() { rs.log = rs.base.With("request_id", rs.id) })
+	return rs.log
+}
+
+func stateFrom(ctx context.Context) *reqState {
+	rs, _ := ctx.Value(ctxState).(*reqState)
+	return rs
 }
 
 // requestID gives every request an id, returned in X-Request-Id and carried
@@ -81,7 +93,7 @@ func requestID(base *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			id := newRequestID()
 			w.Header().Set("X-Request-Id", id)
-			ctx := context.WithValue(r.Context(), ctxLogger, &requestLog{base: base, id: id})
+			ctx := context.WithValue(r.Context(), ctxState, &reqState{base: base, id: id})
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -89,10 +101,19 @@ func requestID(base *slog.Logger) func(http.Handler) http.Handler {
 
 // logger returns the request's logger (with its request id).
 func logger(ctx context.Context) *slog.Logger {
-	if rl, ok := ctx.Value(ctxLogger).(*requestLog); ok {
-		return rl.get()
+	if rs := stateFrom(ctx); rs != nil {
+		return rs.logger()
 	}
 	return slog.Default()
+}
+
+// logEnabled reports whether the request's logger writes level, without
+// building the logger.
+func logEnabled(ctx context.Context, level slog.Level) bool {
+	if rs := stateFrom(ctx); rs != nil {
+		return rs.base.Enabled(ctx, level)
+	}
+	return slog.Default().Enabled(ctx, level)
 }
 
 // accessLog logs one line per request and feeds the request metrics. The
@@ -110,7 +131,7 @@ func accessLog(enabled bool, observe func(r *http.Request, status int, d time.Du
 			if observe != nil {
 				observe(r, sw.status, d)
 			}
-			if enabled {
+			if enabled && logEnabled(r.Context(), slog.LevelInfo) {
 				logger(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "request",
 					slog.String("method", r.Method), slog.String("path", r.URL.Path),
 					slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes),

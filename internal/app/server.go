@@ -84,7 +84,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := s.d.accounts.UserByID(r.Context(), id)
+		u, err := s.userByID(r.Context(), id)
 		switch {
 		case errors.Is(err, account.ErrNotFound):
 			sess.Destroy()
@@ -98,6 +98,27 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// userByID returns the user the session store read with the session, or
+// reads it.
+func (s *Server) userByID(ctx context.Context, id int64) (account.User, error) {
+	if rs := stateFrom(ctx); rs != nil && rs.userRead {
+		u := rs.user
+		rs.user, rs.userRead = account.User{}, false
+		if u.ID == id {
+			return u, nil
+		}
+	}
+	return s.d.accounts.UserByID(ctx, id)
+}
+
+// keepSessionUser is the session store's hand-over of the user it read
+// with the session (see db.SessionStore).
+func keepSessionUser(ctx context.Context, u account.User) {
+	if rs := stateFrom(ctx); rs != nil {
+		rs.user, rs.userRead = u, true
+	}
 }
 
 // requireLogin sends anonymous visitors to the sign-in page, remembering

@@ -13,6 +13,7 @@ type queries struct {
 	userList, userCount, userListSearch, userCountSearch string
 
 	auditInsert string
+	sessionUser string // see sessionUserQuery
 	// auditList is indexed by filter shape: [byUser][byEvent].
 	auditList [2][2]string
 }
@@ -64,21 +65,28 @@ func auditListQuery(where string) string {
 }
 
 var (
-	sqliteQueries   = &baseQueries
-	postgresQueries = rebindAll(baseQueries)
+	sqliteQueries   = withSessionUser(baseQueries, `CAST(s.user_id AS INTEGER)`)
+	postgresQueries = rebindAll(withSessionUser(baseQueries,
+		// A guarded cast: PostgreSQL fails the query on text that is not a number.
+		`CASE WHEN s.user_id ~ '^[0-9]{1,18}$' THEN s.user_id::bigint END`))
 )
 
-func rebindAll(q queries) *queries {
+func withSessionUser(q queries, userID string) *queries {
+	q.sessionUser = sessionUserQuery(userID)
+	return &q
+}
+
+func rebindAll(q *queries) *queries {
 	for _, p := range []*string{
 		&q.migrationApplied, &q.migrationRecord,
 		&q.userInsert, &q.userByID, &q.credsByID, &q.credsByEmailKey,
 		&q.userSetHash, &q.userSetHashRevoke, &q.userReplaceHash,
 		&q.userDisable, &q.userEnable, &q.userSetRoles, &q.userSetVerified, &q.userRevoke,
 		&q.userList, &q.userCount, &q.userListSearch, &q.userCountSearch,
-		&q.auditInsert,
+		&q.auditInsert, &q.sessionUser,
 		&q.auditList[0][0], &q.auditList[0][1], &q.auditList[1][0], &q.auditList[1][1],
 	} {
 		*p = rebind(*p)
 	}
-	return &q
+	return q
 }

@@ -117,7 +117,7 @@ func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
 		avatar string
 		twoFA  bool
 	)
-	u, err := scanUser(st.QueryRowContext(ctx, id), &avatar, &twoFA)
+	u, err := scanUser(st.QueryRowContext(r.d.hot(ctx), id), &avatar, &twoFA)
 	u.AvatarID, u.TwoFactorEnabled = avatar, twoFA
 	return u, err
 }

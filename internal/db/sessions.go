@@ -1,0 +1,107 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/session"
+	"github.com/gatehouse/gatehouse/store/sqlstore"
+)
+
+// SessionStore is the session store on the database's own session table
+// (the table of store/sqlstore, which it embeds for every other method),
+// whose Find also reads the session's user in the same query and hands it
+// to a callback.
+//
+// Every signed-in request needs both rows; one query instead of two is a
+// third of a signed-in page's time on SQLite and a network round trip on
+// PostgreSQL. Both rows come from one snapshot, so nothing is read staler
+// than with two queries.
+type SessionStore struct {
+	*sqlstore.Store
+	d      *DB
+	now    func() time.Time
+	onUser func(ctx context.Context, u account.User)
+}
+
+var (
+	_ session.Store       = (*SessionStore)(nil)
+	_ session.UserLister  = (*SessionStore)(nil)
+	_ session.UserDeleter = (*SessionStore)(nil)
+	_ session.Sweeper     = (*SessionStore)(nil)
+)
+
+// SessionStore wraps st, an sqlstore on this database whose clock is now.
+// Find calls onUser with the user of every signed-in record it finds (not
+// when the record is anonymous or its user no longer exists), on the
+// goroutine that called Find.
+func (d *DB) SessionStore(st *sqlstore.Store, now func() time.Time, onUser func(ctx context.Context, u account.User)) *SessionStore {
+	return &SessionStore{Store: st, d: d, now: now, onUser: onUser}
+}
+
+// Find returns the live record with this id, like sqlstore's Find, and
+// passes its user to the callback.
+func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	st, err := s.d.readStmt(ctx, s.d.q.sessionUser)
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("db: find session: %w", err)
+	}
+	var (
+		rec    session.Record
+		exp    int64
+		avatar string
+		twoFA  bool
+	)
+	u, err := scanUser(st.QueryRowContext(s.d.hot(ctx), id, s.now().UnixMilli()), &avatar, &twoFA, &rec.UserID, &rec.Data, &exp)
+	if errors.Is(err, account.ErrNotFound) {
+		return session.Record{}, false, nil
+	}
+	if err != nil {
+		return session.Record{}, false, fmt.Errorf("db: find session: %w", err)
+	}
+	rec.Expiry = time.UnixMilli(exp)
+	if u.ID != 0 && s.onUser != nil {
+		u.AvatarID, u.TwoFactorEnabled = avatar, twoFA
+		s.onUser(ctx, u)
+	}
+	return rec, true, nil
+}
+
+// sessionUserQuery reads a live session record and, through a LEFT JOIN,
+// its user: the user columns of userByID (zero values when there is none),
+// then the record's columns. userID is the dialect's expression turning the
+// record's text user_id into a users.id.
+func sessionUserQuery(userID string) string {
+	cols := strings.Split(userCols, ", ")
+	for i, c := range cols {
+		switch c {
+		case "id":
+			cols[i] = "COALESCE(u.id, 0)"
+		case "email", "display_name", "roles":
+			cols[i] = "COALESCE(u." + c + ", '')"
+		default: // times: NULL reads as the zero time
+			cols[i] = "u." + c
+		}
+	}
+	return `SELECT ` + strings.Join(cols, ", ") +
+		`, COALESCE((SELECT a.id FROM avatars a WHERE a.user_id = u.id), '')` +
+		`, EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL)` +
+		`, s.user_id, s.data, s.expiry FROM ` + sqlstore.Table + ` s LEFT JOIN users u ON u.id = ` + userID +
+		` WHERE s.id = ? AND s.expiry > ?`
+}
+
+// hot returns the context for a lookup on the path of every request. On
+// SQLite it drops cancellation: both database/sql and the driver start a
+// goroutine per query to watch a cancellable context, which costs more than
+// the local read itself, and the busy timeout already bounds its waits.
+// PostgreSQL keeps the request's context, since a network peer can hang.
+func (d *DB) hot(ctx context.Context) context.Context {
+	if d.dialect == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
