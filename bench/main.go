@@ -1,6 +1,8 @@
 // Command bench measures Gatehouse under load with wrk and prints each
 // scenario's throughput and latency as a ratio to a baseline measured in the
-// same run. Run it from the repository root:
+// same run: a bare net/http handler rendering the dashboard template, loaded
+// just before and just after each page scenario. Run it from the repository
+// root:
 //
 //	go run ./bench            # every scenario
 //	go run ./bench -only core # just the foundation's scenarios
@@ -53,6 +55,7 @@ const (
 type result struct {
 	Name     string
 	RPS      float64
+	Base     float64 // the baseline's req/s measured around this scenario (paired loads)
 	P50, P99 time.Duration
 	Non2xx   int64
 	OK       float64 // successful (2xx/3xx) requests per second
@@ -82,35 +85,38 @@ func main() {
 
 	baseAddr := freeAddr()
 	bp := start(base, []string{baseAddr}, nil)
-	waitHTTP("http://" + baseAddr + "/")
-	baseline := load("(a) bare template page", "http://"+baseAddr+"/", *conns, nil, "")
-	bp.Process.Kill()
-	bp.Wait()
+	defer func() { bp.Process.Kill(); bp.Wait() }()
+	baselineURL = "http://" + baseAddr + "/"
+	waitHTTP(baselineURL)
+	results = append(results, wrk("(a) bare template page", baselineURL, *conns, nil, "", false, "", *duration))
+	results[0].Base = results[0].RPS
 
 	want := func(g string) bool { return *only == "" || strings.Contains(","+*only+",", ","+g+",") }
 	if want("core") {
-		core(dir, bin, baseline)
+		core(dir, bin)
 	}
 	if want("stores") {
-		stores(dir, bin, baseline)
+		stores(dir, bin)
 	}
 	if want("api") {
-		api(dir, bin, baseline)
+		api(dir, bin)
 	}
 	if want("flood") {
 		flood(dir, bin)
 	}
 	fmt.Println()
-	fmt.Printf("%-52s %10s %10s %10s %8s\n", "scenario", "req/s", "p50", "p99", "ratio")
+	fmt.Println("ratio: req/s over the baseline's req/s in the loads just before and after the scenario (paired),")
+	fmt.Println("so that the machine's drift during the run does not move the ratio; (a) is the first baseline load.")
+	fmt.Printf("%-52s %10s %10s %10s %10s %8s\n", "scenario", "req/s", "p50", "p99", "baseline", "ratio")
 	for _, r := range results {
-		ratio := ""
-		if baseline.RPS > 0 && !strings.HasPrefix(r.Name, "(e)") && !strings.HasPrefix(r.Name, "(d)") {
-			ratio = fmt.Sprintf("%.0f%%", 100*r.RPS/baseline.RPS)
+		ratio, base := "", ""
+		if r.Base > 0 {
+			ratio, base = fmt.Sprintf("%.0f%%", 100*r.RPS/r.Base), fmt.Sprintf("%.0f", r.Base)
 		}
 		if strings.HasPrefix(r.Name, "(d)") {
 			ratio = r.Note
 		}
-		fmt.Printf("%-52s %10.0f %10s %10s %8s", r.Name, r.RPS, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), ratio)
+		fmt.Printf("%-52s %10.0f %10s %10s %10s %8s", r.Name, r.RPS, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), base, ratio)
 		if r.Non2xx > 0 {
 			fmt.Printf("  (%d non-2xx/3xx)", r.Non2xx)
 		}
@@ -121,13 +127,13 @@ func main() {
 	}
 }
 
-func core(dir, bin string, baseline result) {
+func core(dir, bin string) {
 	srv := startGatehouse(dir, bin, "core", nil)
 	defer srv.stop()
 	idle := srv.rss()
 	cookie := srv.signIn()
-	load("(b) GET /login", srv.url+"/login", *conns, nil, "")
-	load("(c) GET /dashboard, signed in (SQLite sessions)", srv.url+"/dashboard", *conns, map[string]string{"Cookie": cookie}, "")
+	paired("(b) GET /login", srv.url+"/login", nil)
+	paired("(c) GET /dashboard, signed in (SQLite sessions)", srv.url+"/dashboard", map[string]string{"Cookie": cookie})
 
 	rate := hashRate(10*time.Second/2, srv.argon())
 	results = append(results, result{Name: "(e) raw argon2id hashes, same settings", RPS: rate})
@@ -141,7 +147,7 @@ func core(dir, bin string, baseline result) {
 	results = append(results, result{Name: "RSS peak during 200 concurrent sign-ins (MiB)", RPS: float64(peak) / 1024})
 }
 
-func stores(dir, bin string, baseline result) {
+func stores(dir, bin string) {
 	pg := os.Getenv("GATEHOUSE_TEST_POSTGRES_URL")
 	if pg == "" {
 		pg = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -163,12 +169,12 @@ func stores(dir, bin string, baseline result) {
 		}
 		srv := startGatehouse(dir, bin, tc.store, args)
 		cookie := srv.signIn()
-		load(tc.name, srv.url+"/dashboard", *conns, map[string]string{"Cookie": cookie}, "")
+		paired(tc.name, srv.url+"/dashboard", map[string]string{"Cookie": cookie})
 		srv.stop()
 	}
 }
 
-func api(dir, bin string, baseline result) {
+func api(dir, bin string) {
 	srv := startGatehouse(dir, bin, "api", nil)
 	defer srv.stop()
 	resp, err := http.Post(srv.url+"/api/v1/token", "application/json",
@@ -185,7 +191,7 @@ func api(dir, bin string, baseline result) {
 		fmt.Println("api: no access token (status", resp.Status, "); skipping GET /api/v1/me")
 		return
 	}
-	load("GET /api/v1/me, bearer token", srv.url+"/api/v1/me", *conns, map[string]string{"Authorization": "Bearer " + tok.AccessToken}, "")
+	paired("GET /api/v1/me, bearer token", srv.url+"/api/v1/me", map[string]string{"Authorization": "Bearer " + tok.AccessToken})
 }
 
 // flood measures /dashboard latency for signed-in users with and without
@@ -208,7 +214,7 @@ func flood(dir, bin string) {
 		go func() {
 			defer wg.Done()
 			fl = wrk("flood: 500 wrong sign-ins, "+name, srv.url+"/login", 500,
-				map[string]string{"Cookie": csrfCookie, "Content-Type": "application/x-www-form-urlencoded"}, floodBody(token, spread), spread, token)
+				map[string]string{"Cookie": csrfCookie, "Content-Type": "application/x-www-form-urlencoded"}, floodBody(token, spread), spread, token, *duration)
 		}()
 		time.Sleep(time.Second)
 		under := load("dashboard, 10 users, flood on "+name, srv.url+"/dashboard", 10, hdr, "")
@@ -428,12 +434,28 @@ end
 `
 
 func load(name, target string, c int, headers map[string]string, body string) result {
-	r := wrk(name, target, c, headers, body, false, "")
+	r := wrk(name, target, c, headers, body, false, "", *duration)
 	results = append(results, r)
 	return r
 }
 
-func wrk(name, target string, c int, headers map[string]string, body string, spread bool, token string) result {
+// baselineURL is the bare template page, served for the whole run.
+var baselineURL string
+
+// paired measures a page against the baseline: the baseline for half the
+// duration, the page for the duration, the baseline again for half. The
+// machine's speed drifts over a run (other tenants, thermal limits); the
+// mean of the loads around the page is the fair comparison.
+func paired(name, target string, headers map[string]string) result {
+	before := wrk("  baseline, before", baselineURL, *conns, nil, "", false, "", *duration/2)
+	r := wrk(name, target, *conns, headers, "", false, "", *duration)
+	after := wrk("  baseline, after", baselineURL, *conns, nil, "", false, "", *duration/2)
+	r.Base = (before.RPS + after.RPS) / 2
+	results = append(results, r)
+	return r
+}
+
+func wrk(name, target string, c int, headers map[string]string, body string, spread bool, token string, d time.Duration) result {
 	method := "GET"
 	if body != "" {
 		method = "POST"
@@ -452,7 +474,7 @@ func wrk(name, target string, c int, headers map[string]string, body string, spr
 	fmt.Fprintf(script, luaTemplate, method, body, hdr.String(), per)
 	script.Close()
 	defer os.Remove(script.Name())
-	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", c), "-d"+duration.String(), "--timeout", "10s", "-s", script.Name(), target)
+	cmd := exec.Command("wrk", "-t2", fmt.Sprintf("-c%d", c), "-d"+d.String(), "--timeout", "10s", "-s", script.Name(), target)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
