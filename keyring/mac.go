@@ -3,6 +3,8 @@ package keyring
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
+	"sync"
 )
 
 // SignatureSize is the size of a signature made by [MAC.Sign]: a version
@@ -13,7 +15,15 @@ const SignatureSize = headerSize + sha256.Size
 // subkey. It signs with the current key and verifies with any active key.
 // It is safe for concurrent use.
 type MAC struct {
-	keys derivedKeys[[]byte]
+	keys derivedKeys[*macKey]
+}
+
+// macKey keeps HMAC states keyed with one subkey for reuse: keying an HMAC
+// hashes two blocks and allocates, and a signature is made on every page.
+type macKey struct{ pool sync.Pool }
+
+func newMACKey(key []byte) *macKey {
+	return &macKey{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
 }
 
 // NewMAC returns a MAC whose keys are derived from the keys of src for
@@ -21,8 +31,8 @@ type MAC struct {
 // for another.
 func NewMAC(src Source, purpose string) *MAC {
 	m := &MAC{}
-	m.keys = derivedKeys[[]byte]{src: src, build: func(k Key) []byte {
-		return k.derive("mac", purpose)
+	m.keys = derivedKeys[*macKey]{src: src, build: func(k Key) *macKey {
+		return newMACKey(k.derive("mac", purpose))
 	}}
 	return m
 }
@@ -59,9 +69,12 @@ func (m *MAC) Verify(msg, sig []byte) error {
 
 // tag appends to header (the first headerSize bytes of a signature) the
 // HMAC of header and msg under key.
-func tag(header, key, msg []byte) []byte {
-	h := hmac.New(sha256.New, key)
+func tag(header []byte, key *macKey, msg []byte) []byte {
+	h := key.pool.Get().(hash.Hash)
+	h.Reset()
 	h.Write(header)
 	h.Write(msg)
-	return h.Sum(header)
+	out := h.Sum(header)
+	key.pool.Put(h)
+	return out
 }

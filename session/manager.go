@@ -225,11 +225,7 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 // failure is an error; every bad cookie gives a fresh session.
 func (m *Manager) load(r *http.Request) (*Session, error) {
 	now := m.now()
-	s := &Session{
-		m:     m,
-		reqIP: bound(m.clientIP(r), maxIP),
-		reqUA: bound(r.UserAgent(), maxUserAgent),
-	}
+	s := &Session{m: m, req: r}
 	c, err := r.Cookie(m.cookieName)
 	if err == nil {
 		s.cookieSeen = true

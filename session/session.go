@@ -1,6 +1,7 @@
 package session
 
 import (
+	"net/http"
 	"sync"
 	"time"
 )
@@ -23,14 +24,29 @@ type Session struct {
 	cookieExp  time.Time // expiry of the persistent cookie the browser holds
 	oldIDs     []string  // records to delete at commit
 	committed  bool
+	req        *http.Request // for the client's address and user agent, read when needed
+	clientRead bool
 	reqIP      string
 	reqUA      string
+}
+
+// client returns the request's client address and user agent, bounded. A
+// signed-in page seldom needs them (only a new or renewed session records
+// them), so they are read on first use.
+func (s *Session) client() (ip, ua string) {
+	if !s.clientRead && s.req != nil {
+		s.reqIP = bound(s.m.clientIP(s.req), maxIP)
+		s.reqUA = bound(s.req.UserAgent(), maxUserAgent)
+		s.clientRead = true
+	}
+	return s.reqIP, s.reqUA
 }
 
 // reset makes s a fresh anonymous session.
 func (s *Session) reset(now time.Time) {
 	s.id, s.token, s.userID = "", "", ""
-	s.st = state{Created: now.Unix(), LastSeen: now.Unix(), IP: s.reqIP, UA: s.reqUA}
+	ip, ua := s.client()
+	s.st = state{Created: now.Unix(), LastSeen: now.Unix(), IP: ip, UA: ua}
 	s.stored, s.issued, s.cookieExp = false, false, time.Time{}
 }
 
@@ -79,7 +95,7 @@ func (s *Session) Login(userID string, remember bool) {
 	s.ensureToken()
 	s.userID = userID
 	s.st.AuthAt, s.st.AuthNs, s.st.LastSeen = now, int64(t.Nanosecond()), now
-	s.st.IP, s.st.UA = s.reqIP, s.reqUA
+	s.st.IP, s.st.UA = s.client()
 	s.st.Remember = remember
 }
 

@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,8 +50,9 @@ func newBenchServer(b *testing.B) (http.Handler, string) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
 	tok := csrfField.FindStringSubmatch(rec.Body.String())[1]
+	signInForm := rec.Result().Cookies()
 	var cookies []string
-	for _, c := range rec.Result().Cookies() {
+	for _, c := range signInForm {
 		cookies = append(cookies, c.Name+"="+c.Value)
 	}
 	req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"csrf_token": {tok}, "email": {"bench@example.com"}, "password": {goodPassword}}.Encode()))
@@ -60,13 +63,16 @@ func newBenchServer(b *testing.B) (http.Handler, string) {
 	if rec.Code != http.StatusSeeOther {
 		b.Fatalf("sign in: %d %s", rec.Code, rec.Body.String())
 	}
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == "gatehouse" {
-			return h, c.Name + "=" + c.Value
-		}
+	// The browser's cookies after sign-in: the new session and the CSRF
+	// secret from the form (without it every page would set a new one).
+	jar := map[string]string{}
+	for _, c := range append(signInForm, rec.Result().Cookies()...) {
+		jar[c.Name] = c.Name + "=" + c.Value
 	}
-	b.Fatal("no session cookie")
-	return nil, ""
+	if jar["gatehouse"] == "" {
+		b.Fatal("no session cookie")
+	}
+	return h, strings.Join(slices.Collect(maps.Values(jar)), "; ")
 }
 
 // BenchmarkDashboard measures a signed-in page through the whole handler

@@ -19,6 +19,7 @@ type metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.CounterVec
 	durations   *prometheus.HistogramVec
+	series      sync.Map // requestSeries -> *requestMetrics, so a request does not hash its labels
 	signins     *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
 	hashWait    prometheus.Histogram
@@ -125,9 +126,39 @@ func (m *metrics) handler() http.Handler {
 
 // observeRequest counts a finished request under a bounded route label.
 func (d *deps) observeRequest(r *http.Request, status int, dur time.Duration) {
-	route := routeLabel(r.Method, r.URL.Path)
-	d.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	d.metrics.durations.WithLabelValues(route).Observe(dur.Seconds())
+	m := d.metrics.requestMetrics(r.Method, r.URL.Path, status)
+	m.count.Inc()
+	m.duration.Observe(dur.Seconds())
+}
+
+// requestSeries names the series of one request; routeParts bounds how
+// many there are, and the cache of them with it.
+type requestSeries struct {
+	method, path string
+	status       int
+}
+
+type requestMetrics struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (m *metrics) requestMetrics(method, path string, status int) *requestMetrics {
+	if status < 100 || status > 999 {
+		status = 0 // keep the label set bounded
+	}
+	key := requestSeries{status: status}
+	key.method, key.path = routeParts(method, path)
+	if v, ok := m.series.Load(key); ok {
+		return v.(*requestMetrics)
+	}
+	route := key.method + " " + key.path
+	rm := &requestMetrics{
+		count:    m.requests.WithLabelValues(route, strconv.Itoa(status)),
+		duration: m.durations.WithLabelValues(route),
+	}
+	v, _ := m.series.LoadOrStore(key, rm)
+	return v.(*requestMetrics)
 }
 
 // knownRoutes are the paths that get their own label; everything else is
@@ -144,7 +175,9 @@ var knownRoutes = map[string]bool{
 	"/.well-known/jwks.json": true, "/account/email/confirm": true,
 }
 
-func routeLabel(method, path string) string {
+// routeParts returns the method and path of a request's route label
+// ("METHOD path").
+func routeParts(method, path string) (string, string) {
 	switch {
 	case knownRoutes[path]:
 	case strings.HasPrefix(path, "/admin/users/"):
@@ -164,5 +197,5 @@ func routeLabel(method, path string) string {
 	default:
 		method = "OTHER"
 	}
-	return method + " " + path
+	return method, path
 }

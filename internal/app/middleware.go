@@ -27,7 +27,6 @@ type ctxKey int
 
 const (
 	ctxState ctxKey = iota
-	ctxUser
 )
 
 // statusWriter remembers the status a handler wrote, for logs and metrics.
@@ -62,18 +61,20 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// reqState is what the server keeps for one request, in its context: the
-// request's logger, built only when something logs (most requests never do,
-// and a child logger costs allocations), and the user the session store read
-// together with the session, for loadUser.
+// reqState is what the server keeps for one request, in its context (one
+// allocation, where a context value per item would copy the request each
+// time): the request's logger, built only when something logs (most
+// requests never do, and a child logger costs allocations); the user the
+// session store read together with the session, for loadUser; the
+// signed-in user that loadUser accepted.
 type reqState struct {
 	base *slog.Logger
 	id   string
 	once sync.Once
 	log  *slog.Logger
 
-	user     account.User
-	userRead bool
+	fetched  *account.User // read with the session, not yet checked
+	signedIn *account.User
 }
 
 func (rs *reqState) logger() *slog.Logger {

@@ -40,7 +40,7 @@ func TestUserByIDPrefetched(t *testing.T) {
 			if err != nil || u.ID != tc.id || u.DisplayName != tc.want {
 				t.Fatalf("userByID = %+v, %v; want id %d named %q", u, err, tc.id, tc.want)
 			}
-			if rs.userRead {
+			if rs.fetched != nil {
 				t.Fatal("the read user was kept for a second use")
 			}
 			if again, _ := s.userByID(rctx, tc.id); again.DisplayName != stored.DisplayName {

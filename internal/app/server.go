@@ -59,8 +59,10 @@ func NewServer(d *deps) (*Server, http.Handler, error) {
 
 // userFrom returns the signed-in user of the request, if any.
 func userFrom(ctx context.Context) (account.User, bool) {
-	u, ok := ctx.Value(ctxUser).(account.User)
-	return u, ok
+	if rs := stateFrom(ctx); rs != nil && rs.signedIn != nil {
+		return *rs.signedIn, true
+	}
+	return account.User{}, false
 }
 
 // meta describes the client for audit events.
@@ -94,7 +96,9 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		case !u.SessionValid(sess.AuthAt()):
 			sess.Destroy()
 		default:
-			r = r.WithContext(context.WithValue(r.Context(), ctxUser, u))
+			if rs := stateFrom(r.Context()); rs != nil {
+				rs.signedIn = &u
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -103,9 +107,9 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 // userByID returns the user the session store read with the session, or
 // reads it.
 func (s *Server) userByID(ctx context.Context, id int64) (account.User, error) {
-	if rs := stateFrom(ctx); rs != nil && rs.userRead {
-		u := rs.user
-		rs.user, rs.userRead = account.User{}, false
+	if rs := stateFrom(ctx); rs != nil && rs.fetched != nil {
+		u := *rs.fetched
+		rs.fetched = nil
 		if u.ID == id {
 			return u, nil
 		}
@@ -117,7 +121,7 @@ func (s *Server) userByID(ctx context.Context, id int64) (account.User, error) {
 // with the session (see db.SessionStore).
 func keepSessionUser(ctx context.Context, u account.User) {
 	if rs := stateFrom(ctx); rs != nil {
-		rs.user, rs.userRead = u, true
+		rs.fetched = &u
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/store/sqlstore"
 )
 
-func newSessionStore(t *testing.T, d *db.DB, now func() time.Time, onUser func(context.Context, account.User)) *db.SessionStore {
+func newSessionStore(t testing.TB, d *db.DB, now func() time.Time, onUser func(context.Context, account.User)) *db.SessionStore {
 	t.Helper()
 	dialect := sqlstore.SQLite
 	if d.Dialect() == db.Postgres {
