@@ -82,8 +82,10 @@ type options struct {
 // WithMigrate makes Open apply pending migrations before returning.
 func WithMigrate() Option { return func(o *options) { o.migrate = true } }
 
-// WithReadConns sets the size of the read pool (default: max(4, NumCPU)
-// for SQLite, 20 for PostgreSQL).
+// WithReadConns sets the size of the read pool (default: max(8, 4×NumCPU)
+// for SQLite, 20 for PostgreSQL). SQLite readers on one file cost little;
+// a pool smaller than the requests in flight makes them queue in
+// database/sql, which costs more.
 func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 
 // SQLite connection settings, applied by the driver to every new
@@ -175,7 +177,7 @@ func openSQLite(path string, o options) (*DB, error) {
 	}
 	n := o.readConns
 	if n <= 0 {
-		n = max(4, runtime.NumCPU())
+		n = max(8, 4*runtime.NumCPU())
 	}
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
