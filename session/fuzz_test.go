@@ -1,6 +1,8 @@
 package session
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -115,5 +117,33 @@ func TestDecodeStateToleratesNewFields(t *testing.T) {
 	}
 	if st.Created != 1 || st.LastSeen != 2 || st.Values["k"] != "v" {
 		t.Fatalf("decoded %+v", st)
+	}
+}
+
+// The cache answers what decodeState answers, and every answer is the
+// caller's own: changing one session's values never reaches another.
+func TestDecodedStatesCache(t *testing.T) {
+	var c decodedStates
+	data := []byte(`{"c":1,"l":2,"v":{"k":"v"},"f":["info:hi"]}`)
+	for i := 0; i < 3; i++ {
+		st, err := c.decode(data)
+		want, _ := decodeState(data)
+		if err != nil || !reflect.DeepEqual(st, want) {
+			t.Fatalf("decode #%d = %+v, %v; want %+v", i, st, err, want)
+		}
+		st.Values["k"] = "changed"
+		st.Flashes[0] = "changed"
+	}
+	if _, err := c.decode([]byte(`{"c":0}`)); err == nil {
+		t.Fatal("invalid data decoded")
+	}
+	if len(c.m) != 1 {
+		t.Fatalf("cache holds %d states, want 1 (invalid data is not kept)", len(c.m))
+	}
+	for i := 0; i < maxDecoded+1; i++ {
+		_, _ = c.decode([]byte(fmt.Sprintf(`{"c":%d,"l":1}`, i+1)))
+	}
+	if len(c.m) > maxDecoded {
+		t.Fatalf("cache holds %d states, limit %d", len(c.m), maxDecoded)
 	}
 }

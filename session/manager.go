@@ -41,6 +41,7 @@ type Manager struct {
 	clientIP    func(*http.Request) string
 	onError     func(http.ResponseWriter, *http.Request, error)
 	log         *slog.Logger
+	states      decodedStates
 }
 
 // Option configures a Manager.
@@ -244,7 +245,7 @@ func (m *Manager) load(r *http.Request) (*Session, error) {
 			}
 		}
 		if found {
-			st, err := decodeState(rec.Data)
+			st, err := m.states.decode(rec.Data)
 			if err == nil && rec.Expiry.After(now) && !m.expired(&st, now) {
 				s.id, s.token, s.userID, s.st, s.stored = id, token, rec.UserID, st, true
 				if st.Remember {

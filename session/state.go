@@ -3,7 +3,10 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -67,6 +70,52 @@ func decodeState(b []byte) (state, error) {
 		return state{}, fmt.Errorf("%w: bad sign-in time", ErrInvalidData)
 	}
 	return st, nil
+}
+
+// maxDecoded bounds the decodedStates cache.
+const maxDecoded = 4096
+
+// decodedStates remembers the states decoded from recent session data. A
+// session's data changes only when the session does (at most once a minute
+// for last-seen), so a signed-in visitor's pages decode the same bytes over
+// and over; decoding is a pure function of them, so the exact bytes are the
+// key. When full it starts over. It is safe for concurrent use.
+type decodedStates struct {
+	mu sync.RWMutex
+	m  map[string]state
+}
+
+// decode is decodeState through the cache. Invalid data is not cached.
+func (c *decodedStates) decode(b []byte) (state, error) {
+	c.mu.RLock()
+	st, ok := c.m[string(b)]
+	c.mu.RUnlock()
+	if ok {
+		return st.clone(), nil
+	}
+	st, err := decodeState(b)
+	if err != nil || len(b) > 1024 { // large states (many values) are rare: do not keep them
+		return st, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxDecoded {
+		c.m = make(map[string]state)
+	}
+	c.m[string(b)] = st.clone()
+	c.mu.Unlock()
+	return st, nil
+}
+
+// clone returns st with its own map and slice, so that a session may change
+// them.
+func (st state) clone() state {
+	if st.Values != nil {
+		st.Values = maps.Clone(st.Values)
+	}
+	if st.Flashes != nil {
+		st.Flashes = slices.Clone(st.Flashes)
+	}
+	return st
 }
 
 func unix(sec int64) time.Time {
