@@ -21,7 +21,6 @@ import (
 	"github.com/gatehouse/gatehouse/session/cookiestore"
 	"github.com/gatehouse/gatehouse/session/memstore"
 	"github.com/gatehouse/gatehouse/store/redisstore"
-	"github.com/gatehouse/gatehouse/store/sqlstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -162,19 +161,12 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 	case "redis":
 		return redisstore.New(d.redis, redisstore.Prefix("gatehouse:session:"))
 	default:
-		dialect := sqlstore.SQLite
-		if d.db.Dialect() == db.Postgres {
-			dialect = sqlstore.Postgres
-		}
-		st, err := sqlstore.New(d.db.Writer(), dialect, sqlstore.Reader(d.db.SQL()), sqlstore.Now(d.now))
-		if err != nil {
-			return nil, err
-		}
-		if err := st.Migrate(ctx); err != nil {
-			return nil, fmt.Errorf("session table: %w", err)
-		}
 		// Find reads the session's user too: one query per signed-in page.
-		return d.db.SessionStore(st, d.now, keepSessionUser), nil
+		st, err := d.db.SessionStore(ctx, d.now, keepSessionUser)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return st, nil
 	}
 }
 

@@ -17,9 +17,9 @@ import (
 // whose Find also reads the session's user in the same query and hands it
 // to a callback.
 //
-// Every signed-in request needs both rows; one query instead of two is a
-// third of a signed-in page's time on SQLite and a network round trip on
-// PostgreSQL. Both rows come from one snapshot, so nothing is read staler
+// Every signed-in request needs both rows; one query instead of two took
+// about a quarter off a signed-in page's time on SQLite, and saves a network
+// round trip on PostgreSQL. Both rows come from one snapshot, so nothing is read staler
 // than with two queries.
 type SessionStore struct {
 	*sqlstore.Store
@@ -35,12 +35,23 @@ var (
 	_ session.Sweeper     = (*SessionStore)(nil)
 )
 
-// SessionStore wraps st, an sqlstore on this database whose clock is now.
-// Find calls onUser with the user of every signed-in record it finds (not
-// when the record is anonymous or its user no longer exists), on the
-// goroutine that called Find.
-func (d *DB) SessionStore(st *sqlstore.Store, now func() time.Time, onUser func(ctx context.Context, u account.User)) *SessionStore {
-	return &SessionStore{Store: st, d: d, now: now, onUser: onUser}
+// SessionStore returns the session store on this database's session table,
+// creating the table if needed. Its clock is now; Find calls onUser with the
+// user of every signed-in record it finds (not when the record is anonymous
+// or its user no longer exists), on the goroutine that called Find.
+func (d *DB) SessionStore(ctx context.Context, now func() time.Time, onUser func(ctx context.Context, u account.User)) (*SessionStore, error) {
+	dialect := sqlstore.SQLite
+	if d.dialect == Postgres {
+		dialect = sqlstore.Postgres
+	}
+	st, err := sqlstore.New(d.write, dialect, sqlstore.Reader(d.read), sqlstore.Now(now))
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		return nil, fmt.Errorf("db: session table: %w", err)
+	}
+	return &SessionStore{Store: st, d: d, now: now, onUser: onUser}, nil
 }
 
 // Find returns the live record with this id, like sqlstore's Find, and

@@ -12,23 +12,15 @@ import (
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/session/sessiontest"
-	"github.com/gatehouse/gatehouse/store/sqlstore"
 )
 
 func newSessionStore(t testing.TB, d *db.DB, now func() time.Time, onUser func(context.Context, account.User)) *db.SessionStore {
 	t.Helper()
-	dialect := sqlstore.SQLite
-	if d.Dialect() == db.Postgres {
-		dialect = sqlstore.Postgres
-	}
-	st, err := sqlstore.New(d.Writer(), dialect, sqlstore.Reader(d.SQL()), sqlstore.Now(now))
+	st, err := d.SessionStore(ctx, now, onUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d.SessionStore(st, now, onUser)
+	return st
 }
 
 func TestSessionStoreConformanceSQLite(t *testing.T)   { runSessionConformance(t, openSQLite) }
