@@ -18,9 +18,9 @@ import (
 // to a callback.
 //
 // Every signed-in request needs both rows; one query instead of two took
-// about a quarter off a signed-in page's time on SQLite, and saves a network
-// round trip on PostgreSQL. Both rows come from one snapshot, so nothing is read staler
-// than with two queries.
+// about a quarter off a signed-in page's time on SQLite, and saves a
+// network round trip on PostgreSQL. Both rows come from one snapshot, so
+// nothing is read staler than with two queries.
 type SessionStore struct {
 	*sqlstore.Store
 	d      *DB
