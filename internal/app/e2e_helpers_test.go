@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/db"
 )
 
 // testServer is a Gatehouse instance started through Run, as main does.
@@ -127,6 +128,10 @@ func (ts *testServer) stop() {
 func (ts *testServer) cli(stdin string, cmd ...string) (string, error) {
 	var out, errb bytes.Buffer
 	err := Run(context.Background(), append(append([]string{}, ts.args...), cmd...), ts.getenv, strings.NewReader(stdin), &out, &errb)
+	// The command is another process's write, as far as the running
+	// server's cache of hot rows knows: give it time to notice, as a
+	// person at a shell would.
+	time.Sleep(3 * db.ExternalChangeDelay)
 	if err != nil {
 		return out.String() + errb.String(), err
 	}

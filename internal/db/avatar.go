@@ -53,6 +53,7 @@ func (r *Avatars) q() *avatarQueries {
 // The id must be new: reusing another user's id fails.
 func (r *Avatars) PutAvatar(ctx context.Context, a account.Avatar) error {
 	d := r.d
+	defer d.cache.forgetUser(a.UserID)
 	if _, err := d.write.ExecContext(ctx, r.q().put, a.ID, a.UserID, a.ContentType, a.SHA256, a.Data, d.ts(a.CreatedAt)); err != nil {
 		return fmt.Errorf("db: put avatar: %w", err)
 	}
@@ -93,6 +94,7 @@ func (r *Avatars) AvatarIDForUser(ctx context.Context, userID int64) (string, er
 
 // DeleteAvatar deletes the user's picture and reports whether there was one.
 func (r *Avatars) DeleteAvatar(ctx context.Context, userID int64) (bool, error) {
+	defer r.d.cache.forgetUser(userID)
 	res, err := r.d.write.ExecContext(ctx, r.q().del, userID)
 	if err != nil {
 		return false, fmt.Errorf("db: delete avatar: %w", err)

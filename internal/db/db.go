@@ -50,7 +50,8 @@ type DB struct {
 	read    *sql.DB // general pool: reads, and anything SQL() callers do
 	write   *sql.DB // SQLite: one connection, so writes queue in Go, not in SQLITE_BUSY
 	q       *queries
-	stmts   sync.Map // query text -> *sql.Stmt on the read pool
+	stmts   sync.Map  // query text -> *sql.Stmt on the read pool
+	cache   *hotCache // SQLite files only; nil otherwise
 }
 
 // readStmt returns a prepared statement for q on the read pool, preparing it
@@ -134,6 +135,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 			return nil, err
 		}
 	}
+	// Only now: a poll opening the writer's connection while another
+	// connection first sets WAL mode on a new file can fail with SQLITE_BUSY.
+	if d.cache != nil {
+		d.cache.watch(d.write)
+	}
 	return d, nil
 }
 
@@ -182,7 +188,7 @@ func openSQLite(path string, o options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{dialect: SQLite, read: read, write: write, q: sqliteQueries}, nil
+	return &DB{dialect: SQLite, read: read, write: write, q: sqliteQueries, cache: newHotCache()}, nil
 }
 
 func openPostgres(url string, o options) (*DB, error) {
@@ -229,6 +235,7 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close closes every pool.
 func (d *DB) Close() error {
+	d.cache.close()
 	d.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	err := d.read.Close()
 	if d.write != d.read {

@@ -131,6 +131,7 @@ func (r *EmailTokens) UseToken(ctx context.Context, selector string, now time.Ti
 // address, verified, in one transaction.
 func (r *EmailTokens) ChangeEmail(ctx context.Context, selector string, userID int64, email, key string, now time.Time) (bool, error) {
 	d, q := r.d, r.q()
+	defer d.cache.forgetUser(userID)
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("db: change email: %w", err)

@@ -98,6 +98,7 @@ func (r *Imports) ImportUsers(ctx context.Context, users []account.ImportInsert)
 	if len(users) == 0 {
 		return nil, nil
 	}
+	defer d.cache.forgetAll()
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("db: import users: %w", err)

@@ -79,6 +79,7 @@ const (
 // its record. It is idempotent and safe to run from several processes at
 // once. It returns the names of the migrations it applied.
 func (d *DB) Migrate(ctx context.Context) ([]string, error) {
+	defer d.cache.forgetAll()
 	ms, err := Migrations(d.dialect)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,26 @@ func (d *DB) SessionStore(ctx context.Context, now func() time.Time, onUser func
 
 // Find returns the live record with this id, like sqlstore's Find, and
 // passes its user to the callback.
+//
+// On SQLite both rows may come from the database's cache of hot rows (see
+// hotCache): only when both are there, so that the user is as fresh as the
+// record.
 func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	now := s.now()
+	if rec, ok := s.d.cache.session(id, now); ok {
+		if rec.UserID == "" {
+			return rec, true, nil
+		}
+		if uid, err := strconv.ParseInt(rec.UserID, 10, 64); err == nil {
+			if u, ok := s.d.cache.user(uid); ok {
+				if s.onUser != nil {
+					s.onUser(ctx, u)
+				}
+				return rec, true, nil
+			}
+		}
+	}
+	epoch := s.d.cache.begin()
 	st, err := s.d.readStmt(ctx, s.d.q.sessionUser)
 	if err != nil {
 		return session.Record{}, false, fmt.Errorf("db: find session: %w", err)
@@ -67,7 +87,7 @@ func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, boo
 		avatar string
 		twoFA  bool
 	)
-	u, err := scanUser(st.QueryRowContext(s.d.hot(ctx), id, s.now().UnixMilli()), &avatar, &twoFA, &rec.UserID, &rec.Data, &exp)
+	u, err := scanUser(st.QueryRowContext(s.d.hot(ctx), id, now.UnixMilli()), &avatar, &twoFA, &rec.UserID, &rec.Data, &exp)
 	if errors.Is(err, account.ErrNotFound) {
 		return session.Record{}, false, nil
 	}
@@ -75,11 +95,44 @@ func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, boo
 		return session.Record{}, false, fmt.Errorf("db: find session: %w", err)
 	}
 	rec.Expiry = time.UnixMilli(exp)
-	if u.ID != 0 && s.onUser != nil {
+	if u.ID != 0 {
 		u.AvatarID, u.TwoFactorEnabled = avatar, twoFA
-		s.onUser(ctx, u)
+		s.d.cache.putUser(epoch, u)
+		if s.onUser != nil {
+			s.onUser(ctx, u)
+		}
+	}
+	// A signed-in record whose user is gone is not cached: every lookup
+	// of it must find out again.
+	if rec.UserID == "" || u.ID != 0 {
+		s.d.cache.putSession(epoch, id, rec)
 	}
 	return rec, true, nil
+}
+
+// Save creates or replaces the record, then forgets any cached copy.
+func (s *SessionStore) Save(ctx context.Context, id string, rec session.Record) error {
+	defer s.d.cache.forgetSession(id)
+	return s.Store.Save(ctx, id, rec)
+}
+
+// Delete removes the record, then forgets any cached copy.
+func (s *SessionStore) Delete(ctx context.Context, id string) error {
+	defer s.d.cache.forgetSession(id)
+	return s.Store.Delete(ctx, id)
+}
+
+// DeleteByUser removes userID's records but exceptID, then empties the
+// cache (it keeps no index by user).
+func (s *SessionStore) DeleteByUser(ctx context.Context, userID, exceptID string) (int, error) {
+	defer s.d.cache.forgetAll()
+	return s.Store.DeleteByUser(ctx, userID, exceptID)
+}
+
+// DeleteExpired removes expired records, then empties the cache.
+func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
+	defer s.d.cache.forgetAll()
+	return s.Store.DeleteExpired(ctx)
 }
 
 // sessionUserQuery reads a live session record and, through a LEFT JOIN,

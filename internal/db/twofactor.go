@@ -120,6 +120,7 @@ func (r *TwoFactor) inTx(ctx context.Context, what string, f func(tx *sql.Tx) er
 // and replaces the recovery codes, in one transaction.
 func (r *TwoFactor) EnableTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, now time.Time) error {
 	d, q := r.d, r.q()
+	defer d.cache.forgetUser(userID)
 	return r.inTx(ctx, "enable totp", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, q.totpEnable, d.ts(now), step, d.ts(now), userID, sealed)
 		if err != nil {
@@ -215,6 +216,7 @@ func (r *TwoFactor) ReplaceRecoveryCodes(ctx context.Context, userID int64, hash
 // whether the secret was on.
 func (r *TwoFactor) DeleteTwoFactor(ctx context.Context, userID int64) (bool, error) {
 	var wasOn bool
+	defer r.d.cache.forgetUser(userID)
 	err := r.inTx(ctx, "delete two-factor", func(tx *sql.Tx) error {
 		var enabledAt time.Time
 		err := tx.QueryRowContext(ctx, r.q().totpDelete, userID).Scan(timeScanner{&enabledAt})

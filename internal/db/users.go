@@ -113,12 +113,19 @@ func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
 	if err != nil {
 		return account.User{}, fmt.Errorf("db: user by id: %w", err)
 	}
+	if u, ok := r.d.cache.user(id); ok {
+		return u, nil
+	}
+	epoch := r.d.cache.begin()
 	var (
 		avatar string
 		twoFA  bool
 	)
 	u, err := scanUser(st.QueryRowContext(r.d.hot(ctx), id), &avatar, &twoFA)
 	u.AvatarID, u.TwoFactorEnabled = avatar, twoFA
+	if err == nil {
+		r.d.cache.putUser(epoch, u)
+	}
 	return u, err
 }
 
@@ -138,8 +145,11 @@ func (r *Users) CredentialsByEmailKey(ctx context.Context, key string) (account.
 	return c, err
 }
 
-// exec runs a single-row update and maps "no row" to ErrNotFound.
-func (r *Users) exec(ctx context.Context, what, q string, args ...any) error {
+// exec runs a single-row update of user id and maps "no row" to
+// ErrNotFound. Whatever the outcome, the cached copy of the user is
+// forgotten once the statement has returned.
+func (r *Users) exec(ctx context.Context, id int64, what, q string, args ...any) error {
+	defer r.d.cache.forgetUser(id)
 	res, err := r.d.write.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("db: %s: %w", what, err)
@@ -158,14 +168,14 @@ func (r *Users) exec(ctx context.Context, what, q string, args ...any) error {
 func (r *Users) SetPasswordHash(ctx context.Context, id int64, hash string, now time.Time, revokeSessions bool) error {
 	d := r.d
 	if revokeSessions {
-		return r.exec(ctx, "set password hash", d.q.userSetHashRevoke, hash, d.ts(now), d.ts(now), id)
+		return r.exec(ctx, id, "set password hash", d.q.userSetHashRevoke, hash, d.ts(now), d.ts(now), id)
 	}
-	return r.exec(ctx, "set password hash", d.q.userSetHash, hash, d.ts(now), id)
+	return r.exec(ctx, id, "set password hash", d.q.userSetHash, hash, d.ts(now), id)
 }
 
 // ReplacePasswordHash swaps oldHash for newHash if oldHash is still stored.
 func (r *Users) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string, now time.Time) (bool, error) {
-	err := r.exec(ctx, "replace password hash", r.d.q.userReplaceHash, newHash, r.d.ts(now), id, oldHash)
+	err := r.exec(ctx, id, "replace password hash", r.d.q.userReplaceHash, newHash, r.d.ts(now), id, oldHash)
 	if errors.Is(err, account.ErrNotFound) {
 		return false, nil
 	}
@@ -176,9 +186,9 @@ func (r *Users) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newH
 func (r *Users) SetDisabled(ctx context.Context, id int64, disabled bool, now time.Time) error {
 	d := r.d
 	if disabled {
-		return r.exec(ctx, "disable user", d.q.userDisable, d.ts(now), d.ts(now), d.ts(now), id)
+		return r.exec(ctx, id, "disable user", d.q.userDisable, d.ts(now), d.ts(now), d.ts(now), id)
 	}
-	return r.exec(ctx, "enable user", d.q.userEnable, d.ts(now), id)
+	return r.exec(ctx, id, "enable user", d.q.userEnable, d.ts(now), id)
 }
 
 // SetRoles replaces the user's roles (normalized: sorted, with "user").
@@ -187,17 +197,17 @@ func (r *Users) SetRoles(ctx context.Context, id int64, roles []account.Role, no
 	if !ok {
 		return fmt.Errorf("db: set roles: unknown role in %v", roles)
 	}
-	return r.exec(ctx, "set roles", r.d.q.userSetRoles, encodeRoles(rs), r.d.ts(now), id)
+	return r.exec(ctx, id, "set roles", r.d.q.userSetRoles, encodeRoles(rs), r.d.ts(now), id)
 }
 
 // SetEmailVerified sets (or, with a zero at, clears) EmailVerifiedAt.
 func (r *Users) SetEmailVerified(ctx context.Context, id int64, at, now time.Time) error {
-	return r.exec(ctx, "set email verified", r.d.q.userSetVerified, r.d.nullTS(at), r.d.ts(now), id)
+	return r.exec(ctx, id, "set email verified", r.d.q.userSetVerified, r.d.nullTS(at), r.d.ts(now), id)
 }
 
 // RevokeSessions sets SessionsValidAfter to now.
 func (r *Users) RevokeSessions(ctx context.Context, id int64, now time.Time) error {
-	return r.exec(ctx, "revoke sessions", r.d.q.userRevoke, r.d.ts(now), r.d.ts(now), id)
+	return r.exec(ctx, id, "revoke sessions", r.d.q.userRevoke, r.d.ts(now), r.d.ts(now), id)
 }
 
 // likeEscaper makes a search string match literally in LIKE ... ESCAPE '\'.

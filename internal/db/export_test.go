@@ -1,0 +1,12 @@
+package db
+
+import "context"
+
+// PollCache runs one poll of the hot-row cache now, as its background
+// poller does every cachePollEvery.
+func (d *DB) PollCache(ctx context.Context) error {
+	if d.cache == nil {
+		return nil
+	}
+	return d.cache.poll(ctx, d.write)
+}
