@@ -10,3 +10,6 @@ func (d *DB) PollCache(ctx context.Context) error {
 	}
 	return d.cache.poll(ctx, d.write)
 }
+
+// ForgetCache empties the hot-row cache, as a write does.
+func (d *DB) ForgetCache() { d.cache.forgetAll() }
