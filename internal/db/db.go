@@ -9,6 +9,11 @@
 //
 // Times are stored in UTC, truncated to microseconds: as INTEGER unix
 // nanoseconds in SQLite and as timestamptz in PostgreSQL.
+//
+// On a SQLite file, the rows every signed-in request reads (users by id,
+// session records by handle) are cached in the process, coherently with
+// every write; writes by other processes show within
+// [ExternalChangeDelay]. PostgreSQL is never cached.
 package db
 
 import (
