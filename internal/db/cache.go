@@ -33,21 +33,19 @@ import (
 //
 // PostgreSQL never uses it: several instances share one database there,
 // and only the database knows what another instance just revoked.
+//
+// While it is off (before the first poll, after a failed one) both maps
+// are empty and nothing is put in them, so lookups need not check.
 type hotCache struct {
 	mu       sync.RWMutex
 	on       bool   // false until the first poll succeeds, and after a failed one
 	epoch    uint64 // moves on every forget
 	users    map[int64]account.User
-	sessions map[string]cachedSession
+	sessions map[string]session.Record
 
 	version int64 // last PRAGMA data_version seen
 	stop    context.CancelFunc
 	done    chan struct{}
-}
-
-// cachedSession is a session row; its user is looked up in users.
-type cachedSession struct {
-	rec session.Record
 }
 
 const (
@@ -68,7 +66,7 @@ const (
 const ExternalChangeDelay = 100 * time.Millisecond
 
 func newHotCache() *hotCache {
-	return &hotCache{users: map[int64]account.User{}, sessions: map[string]cachedSession{}}
+	return &hotCache{users: map[int64]account.User{}, sessions: map[string]session.Record{}}
 }
 
 // begin returns the epoch to pass to the put that follows a lookup.
@@ -88,9 +86,8 @@ func (c *hotCache) user(id int64) (account.User, bool) {
 	}
 	c.mu.RLock()
 	u, ok := c.users[id]
-	on := c.on
 	c.mu.RUnlock()
-	if !ok || !on {
+	if !ok {
 		return account.User{}, false
 	}
 	u.Roles = slices.Clone(u.Roles)
@@ -121,13 +118,11 @@ func (c *hotCache) session(handle string, now time.Time) (session.Record, bool) 
 		return session.Record{}, false
 	}
 	c.mu.RLock()
-	s, ok := c.sessions[handle]
-	on := c.on
+	rec, ok := c.sessions[handle]
 	c.mu.RUnlock()
-	if !ok || !on || s.rec.Expiry.UnixMilli() <= now.UnixMilli() {
+	if !ok || rec.Expiry.UnixMilli() <= now.UnixMilli() {
 		return session.Record{}, false
 	}
-	rec := s.rec
 	rec.Data = slices.Clone(rec.Data)
 	return rec, true
 }
@@ -146,7 +141,7 @@ func (c *hotCache) putSession(epoch uint64, handle string, rec session.Record) {
 	if len(c.sessions) >= maxCached {
 		clear(c.sessions)
 	}
-	c.sessions[handle] = cachedSession{rec: rec}
+	c.sessions[handle] = rec
 }
 
 // forgetUser drops the user with this id.

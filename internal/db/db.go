@@ -89,9 +89,9 @@ type options struct {
 func WithMigrate() Option { return func(o *options) { o.migrate = true } }
 
 // WithReadConns sets the size of the read pool (default: max(8, 4×NumCPU)
-// for SQLite; for PostgreSQL 4 per CPU, from 8 to 20). SQLite readers on one file cost little;
-// a pool smaller than the requests in flight makes them queue in
-// database/sql, which costs more.
+// for SQLite; for PostgreSQL 4 per CPU, from 8 to 20). SQLite readers on
+// one file cost little; a pool smaller than the requests in flight makes
+// them queue in database/sql, which costs more.
 func WithReadConns(n int) Option { return func(o *options) { o.readConns = n } }
 
 // SQLite connection settings, applied by the driver to every new

@@ -109,14 +109,14 @@ func (r *Users) CreateUser(ctx context.Context, u account.NewUser) (account.User
 
 // UserByID returns the user or [account.ErrNotFound].
 func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
-	st, err := r.d.readStmt(ctx, r.d.q.userByID)
-	if err != nil {
-		return account.User{}, fmt.Errorf("db: user by id: %w", err)
-	}
 	if u, ok := r.d.cache.user(id); ok {
 		return u, nil
 	}
 	epoch := r.d.cache.begin()
+	st, err := r.d.readStmt(ctx, r.d.q.userByID)
+	if err != nil {
+		return account.User{}, fmt.Errorf("db: user by id: %w", err)
+	}
 	var (
 		avatar string
 		twoFA  bool
