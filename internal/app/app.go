@@ -79,8 +79,16 @@ func splitCommand(args []string) (cmd string, global, rest []string) {
 
 // Run runs one gatehouse command with the given arguments and environment.
 // It returns when the command is done or, for serve, when ctx is cancelled
-// and the server has shut down gracefully. Tests call it directly.
+// and the server has shut down gracefully. Tests call it directly. An empty
+// value from getenv counts as unset; see [RunEnv].
 func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return RunEnv(ctx, args, nonEmpty(getenv), stdin, stdout, stderr)
+}
+
+// RunEnv is [Run] with an environment lookup such as os.LookupEnv, so that a
+// variable set to the empty string (GATEHOUSE_METRICS_ADDR=) means an empty
+// setting, exactly as the flag --metrics-addr= does.
+func RunEnv(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, global, rest := splitCommand(args)
 	switch cmd {
 	case "version":
@@ -90,7 +98,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	cfg, extra, err := parseConfig(global, getenv, stderr, cmd == "serve")
+	cfg, extra, err := parseConfigEnv(global, lookupEnv, stderr, cmd == "serve")
 	if err != nil {
 		if errors.Is(err, errHelp) {
 			fmt.Fprint(stderr, usage)

@@ -22,9 +22,9 @@ import (
 var cliMeta = account.Meta{IP: "", UserAgent: "gatehouse-cli"}
 
 func migrateCommand(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+	d, err := db.Open(ctx, cfg.DatabaseURL, db.WithTimeout(cfg.DBTimeout))
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return databaseError(cfg.DatabaseURL, err)
 	}
 	defer d.Close()
 	applied, err := d.Migrate(ctx)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -24,6 +25,7 @@ type Config struct {
 	BaseURL         *url.URL
 	Dev             bool
 	DatabaseURL     string
+	DBTimeout       time.Duration
 	SessionStore    string
 	RedisURL        string
 	KeysFile        string
@@ -133,6 +135,7 @@ var settings = []setting{
 	}},
 	boolSetting("DEV", "false", "development mode: allows an http BASE_URL, shows /dev/outbox", func(c *Config) *bool { return &c.Dev }),
 	stringSetting("DATABASE_URL", "sqlite:gatehouse.db", "sqlite:PATH or postgres://...", func(c *Config) *string { return &c.DatabaseURL }),
+	durationSetting("DB_TIMEOUT", "5s", "longest a PostgreSQL call may take, waiting for a connection included; then the request answers 503", func(c *Config) *time.Duration { return &c.DBTimeout }),
 	{name: "SESSION_STORE", def: "db", help: "db, redis, cookie or memory", apply: func(c *Config, v string) error {
 		switch v {
 		case "db", "redis", "cookie", "memory":
@@ -258,19 +261,43 @@ func flagName(name string) string { return strings.ToLower(strings.ReplaceAll(na
 
 // ParseConfig reads the settings from args (flags) and getenv, applying
 // defaults, and validates them. Remaining positional arguments are returned.
+//
+// getenv cannot tell a variable set to the empty string from an unset one;
+// commands use [ParseConfigEnv] with os.LookupEnv, where an empty variable
+// means an empty setting.
 func ParseConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, []string, error) {
 	return parseConfig(args, getenv, stderr, true)
+}
+
+// ParseConfigEnv is [ParseConfig] with a lookup (such as os.LookupEnv) that
+// tells an unset variable from one set to the empty string: GATEHOUSE_X=
+// sets X to "", as --x= does.
+func ParseConfigEnv(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (*Config, []string, error) {
+	return parseConfigEnv(args, lookupEnv, stderr, true)
+}
+
+// nonEmpty turns a getenv into a lookup where an empty value is unset.
+func nonEmpty(getenv func(string) string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
+	}
 }
 
 // parseConfig is ParseConfig; with strict false, the settings that only
 // weaken a running server (http base URL, long lifetimes…) are not refused,
 // so administration commands work with just the database and keys settings.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer, strict bool) (*Config, []string, error) {
+	return parseConfigEnv(args, nonEmpty(getenv), stderr, strict)
+}
+
+// parseConfigEnv is parseConfig with a lookup that tells set from unset.
+func parseConfigEnv(args []string, lookupEnv func(string) (string, bool), stderr io.Writer, strict bool) (*Config, []string, error) {
 	c := &Config{set: map[string]bool{}}
 	values := map[string]string{}
 	for _, s := range settings {
 		values[s.name] = s.def
-		if v := getenv(envName(s.name)); v != "" {
+		if v, ok := lookupEnv(envName(s.name)); ok {
 			values[s.name] = v
 			c.set[s.name] = true
 		}
@@ -310,19 +337,28 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, st
 
 // complete fills derived defaults and checks the settings against each other.
 func (c *Config) complete(strict bool) error {
-	if c.KeysFile == "" {
-		dir := "."
-		if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok && p != "" && p != ":memory:" {
-			dir = filepath.Dir(p)
-		}
-		c.KeysFile = filepath.Join(dir, "gatehouse.keys")
-	}
-	if c.APIAudience == "" {
-		c.APIAudience = c.BaseURL.String()
-	}
 	var problems []error
 	bad := func(name, format string, a ...any) {
 		problems = append(problems, fmt.Errorf("setting %s (--%s): %s", envName(name), flagName(name), fmt.Sprintf(format, a...)))
+	}
+	dbDir := "."
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		p, err := db.SQLitePath(c.DatabaseURL)
+		if err != nil {
+			bad("DATABASE_URL", "%q is not a usable SQLite URL: want sqlite:PATH (relative or absolute), sqlite:///ABSOLUTE/PATH or sqlite::memory:", c.DatabaseURL)
+		} else if p != ":memory:" {
+			dbDir = filepath.Dir(p)
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	default:
+		bad("DATABASE_URL", "want sqlite:PATH or postgres://user@host/db, got %q", redactURL(c.DatabaseURL))
+	}
+	if c.KeysFile == "" {
+		c.KeysFile = filepath.Join(dbDir, "gatehouse.keys")
+	}
+	if c.APIAudience == "" {
+		c.APIAudience = c.BaseURL.String()
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("ADDR", "want host:port, got %q", c.Addr)
@@ -410,3 +446,13 @@ func isLoopbackHost(host string) bool {
 // Secure reports whether the base URL is https: cookies are then Secure and
 // carry the __Host- prefix, and HSTS is sent.
 func (c *Config) Secure() bool { return c.BaseURL.Scheme == "https" }
+
+// redactURL hides a password in a URL-like setting before it is shown.
+func redactURL(v string) string {
+	if u, err := url.Parse(v); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+	}
+	return v
+}

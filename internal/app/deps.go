@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
@@ -71,9 +72,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		}
 	}()
 	d.metrics = newMetrics()
-	d.db, err = db.Open(ctx, cfg.DatabaseURL)
+	d.db, err = db.Open(ctx, cfg.DatabaseURL, db.WithTimeout(cfg.DBTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, databaseError(cfg.DatabaseURL, err)
 	}
 	d.closers = append(d.closers, d.db.Close)
 
@@ -250,4 +251,23 @@ func hostOf(addr string) string {
 		return addr
 	}
 	return h
+}
+
+// databaseError says once, naming the setting, why the database could not
+// be opened. Drivers repeat themselves (pgx lists every address and TLS
+// attempt on a line of its own, often the same line twice).
+func databaseError(url string, err error) error {
+	var lines []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		l = strings.TrimPrefix(l, "db: ping: ")
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		lines = append(lines, l)
+	}
+	return fmt.Errorf("setting %s (--%s): cannot open %s: %s", envName("DATABASE_URL"), flagName("DATABASE_URL"),
+		redactURL(url), strings.Join(lines, " "))
 }

@@ -21,6 +21,8 @@ var _ account.AuditStore = (*Audit)(nil)
 // InsertAudit appends e as given (the account service sanitizes it) and
 // returns its ID. UserID and ActorID 0 are stored as NULL.
 func (a *Audit) InsertAudit(ctx context.Context, e account.Event) (int64, error) {
+	ctx, cancel := a.d.bound(ctx)
+	defer cancel()
 	d := a.d
 	var id int64
 	err := d.write.QueryRowContext(ctx, d.q.auditInsert,
@@ -37,6 +39,8 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ListAudit returns events matching f, newest first (Limit default 50).
 func (a *Audit) ListAudit(ctx context.Context, f account.AuditFilter) ([]account.Event, error) {
+	ctx, cancel := a.d.bound(ctx)
+	defer cancel()
 	d := a.d
 	if f.Limit <= 0 {
 		f.Limit = 50

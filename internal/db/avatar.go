@@ -52,6 +52,8 @@ func (r *Avatars) q() *avatarQueries {
 // PutAvatar stores a as the picture of a.UserID, replacing any earlier one.
 // The id must be new: reusing another user's id fails.
 func (r *Avatars) PutAvatar(ctx context.Context, a account.Avatar) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	defer d.cache.forgetUser(a.UserID)
 	if _, err := d.write.ExecContext(ctx, r.q().put, a.ID, a.UserID, a.ContentType, a.SHA256, a.Data, d.ts(a.CreatedAt)); err != nil {
@@ -62,6 +64,8 @@ func (r *Avatars) PutAvatar(ctx context.Context, a account.Avatar) error {
 
 // AvatarByID returns the picture with that id, or [account.ErrNotFound].
 func (r *Avatars) AvatarByID(ctx context.Context, id string) (account.Avatar, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var a account.Avatar
 	err := r.d.read.QueryRowContext(ctx, r.q().byID, id).
 		Scan(&a.ID, &a.UserID, &a.ContentType, &a.SHA256, &a.Data, timeScanner{&a.CreatedAt})
@@ -78,6 +82,8 @@ func (r *Avatars) AvatarByID(ctx context.Context, id string) (account.Avatar, er
 // [account.ErrNotFound]. It is one lookup on a unique index: pages call it
 // on every render.
 func (r *Avatars) AvatarIDForUser(ctx context.Context, userID int64) (string, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var id string
 	st, err := r.d.readStmt(ctx, r.q().idForUser)
 	if err == nil {
@@ -94,6 +100,8 @@ func (r *Avatars) AvatarIDForUser(ctx context.Context, userID int64) (string, er
 
 // DeleteAvatar deletes the user's picture and reports whether there was one.
 func (r *Avatars) DeleteAvatar(ctx context.Context, userID int64) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	defer r.d.cache.forgetUser(userID)
 	res, err := r.d.write.ExecContext(ctx, r.q().del, userID)
 	if err != nil {

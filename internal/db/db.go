@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ type DB struct {
 	q       *queries
 	stmts   sync.Map  // query text -> *sql.Stmt on the read pool
 	cache   *hotCache // SQLite files only; nil otherwise
+	timeout time.Duration
 }
 
 // readStmt returns a prepared statement for q on the read pool, preparing it
@@ -83,7 +85,15 @@ type Option func(*options)
 type options struct {
 	migrate   bool
 	readConns int
+	timeout   time.Duration
 }
+
+// WithTimeout bounds every repository call on PostgreSQL, waiting for a
+// pooled connection included, to d: a stalled server or a black-holed
+// network then fails the call with context.DeadlineExceeded instead of
+// holding the request (and a pool slot) for minutes. A transaction cut off
+// by it is rolled back, never half-written. Zero means no bound.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithMigrate makes Open apply pending migrations before returning.
 func WithMigrate() Option { return func(o *options) { o.migrate = true } }
@@ -121,7 +131,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	)
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
-		d, err = openSQLite(strings.TrimPrefix(url, "sqlite:"), o)
+		var path string
+		if path, err = SQLitePath(url); err == nil {
+			d, err = openSQLite(path, o)
+		}
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		d, err = openPostgres(url, o)
 	default:
@@ -130,7 +143,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.Ping(ctx); err != nil {
+	d.timeout = o.timeout
+	pctx, cancel := d.bound(ctx)
+	defer cancel()
+	if err := d.Ping(pctx); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -148,6 +164,32 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	return d, nil
 }
 
+// ErrSQLiteURL is returned for a sqlite: URL whose path cannot be used.
+var ErrSQLiteURL = errors.New("db: invalid sqlite URL (want sqlite:PATH, sqlite:///ABSOLUTE/PATH or sqlite::memory:)")
+
+// SQLitePath returns the file path of a sqlite: database URL, the one place
+// that reads them: "sqlite:PATH" and "sqlite://PATH" name PATH (relative
+// to the working directory, or absolute), "sqlite:///abs/x.db" names
+// /abs/x.db, and "sqlite::memory:" is returned as ":memory:". A URL with a
+// query or fragment, a file: URI, an empty path or one naming a directory
+// is refused with [ErrSQLiteURL], rather than guessed at: the keys file is
+// written beside the database, so a misread path puts secrets elsewhere.
+func SQLitePath(url string) (string, error) {
+	rest, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok {
+		return "", ErrUnsupportedURL
+	}
+	if rest == ":memory:" {
+		return rest, nil
+	}
+	path := strings.TrimPrefix(rest, "//")
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#\x00") || strings.HasPrefix(path, "file:") ||
+		strings.HasSuffix(path, "/") || filepath.Base(path) == "." || filepath.Base(path) == ".." {
+		return "", fmt.Errorf("%w: %q", ErrSQLiteURL, url)
+	}
+	return path, nil
+}
+
 func openSQLite(path string, o options) (*DB, error) {
 	if path == ":memory:" {
 		pool, err := sql.Open("sqlite", ":memory:?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate")
@@ -160,10 +202,6 @@ func openSQLite(path string, o options) (*DB, error) {
 		pool.SetConnMaxLifetime(0)
 		pool.SetConnMaxIdleTime(0)
 		return &DB{dialect: SQLite, read: pool, write: pool, q: sqliteQueries}, nil
-	}
-	path = strings.TrimPrefix(path, "//")
-	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("db: invalid sqlite path %q (want sqlite:PATH without ? or #)", path)
 	}
 	// Create the file owner-only: it holds password hashes. SQLite gives
 	// its -wal and -shm files the same permissions.
@@ -328,4 +366,22 @@ func nullInt64(v int64) any {
 		return nil
 	}
 	return v
+}
+
+// noCancel is the cancel func of a context bound does not wrap.
+func noCancel() {}
+
+// bound gives ctx the database deadline (see [WithTimeout]) for one
+// repository call, pool acquisition included. On SQLite it returns ctx as it
+// is: a local file cannot stall like a network peer, its lock waits are
+// bounded by the busy timeout, and a cancellable context costs every hot
+// lookup a goroutine in database/sql.
+func (d *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d.timeout <= 0 || d.dialect != Postgres {
+		return ctx, noCancel
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d.timeout {
+		return ctx, noCancel
+	}
+	return context.WithTimeout(ctx, d.timeout)
 }

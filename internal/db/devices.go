@@ -44,6 +44,8 @@ func (r *Devices) q() *deviceQueries {
 
 // KnownDevices returns the user's devices, most recently seen first.
 func (r *Devices) KnownDevices(ctx context.Context, userID int64, limit int) ([]account.KnownDevice, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	rows, err := r.d.read.QueryContext(ctx, r.q().list, userID, max(limit, 1))
 	if err != nil {
 		return nil, fmt.Errorf("db: known devices: %w", err)
@@ -65,6 +67,8 @@ func (r *Devices) KnownDevices(ctx context.Context, userID int64, limit int) ([]
 
 // TouchDevice records that the device was seen at now, re-signed.
 func (r *Devices) TouchDevice(ctx context.Context, id int64, mac []byte, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	if _, err := r.d.write.ExecContext(ctx, r.q().touch, mac, r.d.ts(now), id); err != nil {
 		return fmt.Errorf("db: touch device: %w", err)
 	}
@@ -73,6 +77,8 @@ func (r *Devices) TouchDevice(ctx context.Context, id int64, mac []byte, now tim
 
 // AddDevice remembers a device and keeps only the keep most recent ones.
 func (r *Devices) AddDevice(ctx context.Context, userID int64, mac []byte, now time.Time, keep int) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d, q := r.d, r.q()
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {

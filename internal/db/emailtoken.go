@@ -64,6 +64,8 @@ const lockUserPostgres = `SELECT id FROM users WHERE id = $1 FOR UPDATE`
 // SaveToken replaces the user's tokens of t.Purpose by t; with commit
 // false, it runs the same statements and rolls them back.
 func (r *EmailTokens) SaveToken(ctx context.Context, t account.EmailToken, commit bool) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	if err := r.save(ctx, t, commit); err != nil {
 		return fmt.Errorf("db: save email token: %w", err)
 	}
@@ -98,6 +100,8 @@ func (r *EmailTokens) save(ctx context.Context, t account.EmailToken, commit boo
 
 // TokenBySelector returns the token or [account.ErrNotFound].
 func (r *EmailTokens) TokenBySelector(ctx context.Context, selector string) (account.EmailToken, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var (
 		t       account.EmailToken
 		purpose string
@@ -116,6 +120,8 @@ func (r *EmailTokens) TokenBySelector(ctx context.Context, selector string) (acc
 
 // UseToken marks the token used if it is unused and not expired at now.
 func (r *EmailTokens) UseToken(ctx context.Context, selector string, now time.Time) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	res, err := r.d.write.ExecContext(ctx, r.q().use, r.d.ts(now), selector, r.d.ts(now))
 	if err != nil {
 		return false, fmt.Errorf("db: use email token: %w", err)
@@ -130,6 +136,8 @@ func (r *EmailTokens) UseToken(ctx context.Context, selector string, now time.Ti
 // ChangeEmail uses the change token of userID and gives the user the new
 // address, verified, in one transaction.
 func (r *EmailTokens) ChangeEmail(ctx context.Context, selector string, userID int64, email, key string, now time.Time) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d, q := r.d, r.q()
 	defer d.cache.forgetUser(userID)
 	tx, err := d.write.BeginTx(ctx, nil)
@@ -163,6 +171,8 @@ func (r *EmailTokens) ChangeEmail(ctx context.Context, selector string, userID i
 // DeleteTokens deletes the user's unused tokens of the given purposes
 // (used ones stay until they expire, so that a replay is reported as such).
 func (r *EmailTokens) DeleteTokens(ctx context.Context, userID int64, purposes ...account.TokenPurpose) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	for _, p := range purposes {
 		if _, err := r.d.write.ExecContext(ctx, r.q().deleteUnused, userID, string(p)); err != nil {
 			return fmt.Errorf("db: delete email tokens: %w", err)
@@ -173,6 +183,8 @@ func (r *EmailTokens) DeleteTokens(ctx context.Context, userID int64, purposes .
 
 // PurgeTokens deletes the tokens that expired before the given time.
 func (r *EmailTokens) PurgeTokens(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	res, err := r.d.write.ExecContext(ctx, r.q().purge, r.d.ts(before))
 	if err != nil {
 		return 0, fmt.Errorf("db: purge email tokens: %w", err)

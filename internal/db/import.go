@@ -55,6 +55,8 @@ func (d *DB) importQ() *importQueries {
 // ExistingEmailKeys reports which of keys belong to an account. It only
 // reads.
 func (r *Imports) ExistingEmailKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	found := make(map[string]bool)
 	args := make([]any, existingChunk)
@@ -94,6 +96,8 @@ func (r *Imports) ExistingEmailKeys(ctx context.Context, keys []string) (map[str
 // transaction with its new ID. It returns the IDs in order, 0 for a skipped
 // user; on error the transaction is rolled back and nothing is written.
 func (r *Imports) ImportUsers(ctx context.Context, users []account.ImportInsert) (_ []int64, err error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	if len(users) == 0 {
 		return nil, nil

@@ -61,6 +61,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 
 // InsertRefreshToken stores t and returns its ID.
 func (r *RefreshTokens) InsertRefreshToken(ctx context.Context, t account.RefreshToken) (int64, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	id, err := r.insert(ctx, r.d.write, t)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert refresh token: %w", err)
@@ -83,6 +85,8 @@ func (r *RefreshTokens) insert(ctx context.Context, q queryRower, t account.Refr
 // RefreshTokenByHash returns the token with this hash or
 // [account.ErrNotFound].
 func (r *RefreshTokens) RefreshTokenByHash(ctx context.Context, hash []byte) (account.RefreshToken, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var (
 		t   account.RefreshToken
 		amr string
@@ -104,6 +108,8 @@ func (r *RefreshTokens) RefreshTokenByHash(ctx context.Context, hash []byte) (ac
 // unexpired at now) and stores next, in one transaction. It reports false,
 // storing nothing, when the token could not be marked.
 func (r *RefreshTokens) RotateRefreshToken(ctx context.Context, id int64, now time.Time, next account.RefreshToken) (ok bool, err error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -132,16 +138,22 @@ func (r *RefreshTokens) RotateRefreshToken(ctx context.Context, id int64, now ti
 
 // RevokeRefreshFamily marks every unrevoked token of the family revoked.
 func (r *RefreshTokens) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) (int64, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.exec(ctx, "revoke refresh family", r.q.revokeFamily, r.d.ts(now), familyID)
 }
 
 // RevokeUserRefreshTokens marks every unrevoked token of the user revoked.
 func (r *RefreshTokens) RevokeUserRefreshTokens(ctx context.Context, userID int64, now time.Time) (int64, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.exec(ctx, "revoke user refresh tokens", r.q.revokeUser, r.d.ts(now), userID)
 }
 
 // DeleteExpiredRefreshTokens deletes the tokens that expired before before.
 func (r *RefreshTokens) DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int64, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.exec(ctx, "delete expired refresh tokens", r.q.deleteExpired, r.d.ts(before))
 }
 

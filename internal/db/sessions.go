@@ -62,6 +62,8 @@ func (d *DB) SessionStore(ctx context.Context, now func() time.Time, onUser func
 // hotCache): only when both are there, so that the user is as fresh as the
 // record.
 func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, bool, error) {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
 	now := s.now()
 	if rec, ok := s.d.cache.session(id, now); ok {
 		if rec.UserID == "" {
@@ -112,25 +114,41 @@ func (s *SessionStore) Find(ctx context.Context, id string) (session.Record, boo
 
 // Save creates or replaces the record, then forgets any cached copy.
 func (s *SessionStore) Save(ctx context.Context, id string, rec session.Record) error {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
 	defer s.d.cache.forgetSession(id)
 	return s.Store.Save(ctx, id, rec)
 }
 
 // Delete removes the record, then forgets any cached copy.
 func (s *SessionStore) Delete(ctx context.Context, id string) error {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
 	defer s.d.cache.forgetSession(id)
 	return s.Store.Delete(ctx, id)
+}
+
+// FindByUser lists a user's live sessions, like sqlstore's, within the
+// database deadline.
+func (s *SessionStore) FindByUser(ctx context.Context, userID string) ([]session.Entry, error) {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
+	return s.Store.FindByUser(ctx, userID)
 }
 
 // DeleteByUser removes userID's records but exceptID, then empties the
 // cache (it keeps no index by user).
 func (s *SessionStore) DeleteByUser(ctx context.Context, userID, exceptID string) (int, error) {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
 	defer s.d.cache.forgetAll()
 	return s.Store.DeleteByUser(ctx, userID, exceptID)
 }
 
 // DeleteExpired removes expired records, then empties the cache.
 func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
+	ctx, cancel := s.d.bound(ctx)
+	defer cancel()
 	defer s.d.cache.forgetAll()
 	return s.Store.DeleteExpired(ctx)
 }

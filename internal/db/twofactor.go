@@ -65,6 +65,8 @@ func (r *TwoFactor) q() *twoFactorQueries {
 
 // TOTP returns the user's record or [account.ErrNotFound].
 func (r *TwoFactor) TOTP(ctx context.Context, userID int64) (account.TOTPRecord, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var rec account.TOTPRecord
 	st, err := r.d.readStmt(ctx, r.q().totpGet)
 	if err != nil {
@@ -84,6 +86,8 @@ func (r *TwoFactor) TOTP(ctx context.Context, userID int64) (account.TOTPRecord,
 // SavePendingTOTP stores a secret that is not on yet, replacing a pending
 // one; [account.ErrTwoFactorOn] if the user's secret is on.
 func (r *TwoFactor) SavePendingTOTP(ctx context.Context, userID int64, sealed []byte, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	res, err := d.write.ExecContext(ctx, r.q().totpPending, userID, sealed, d.ts(now), d.ts(now))
 	if err != nil {
@@ -119,6 +123,8 @@ func (r *TwoFactor) inTx(ctx context.Context, what string, f func(tx *sql.Tx) er
 // EnableTOTP turns the pending secret equal to sealed on, with step used,
 // and replaces the recovery codes, in one transaction.
 func (r *TwoFactor) EnableTOTP(ctx context.Context, userID int64, sealed []byte, step int64, hashes [][]byte, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d, q := r.d, r.q()
 	defer d.cache.forgetUser(userID)
 	return r.inTx(ctx, "enable totp", func(tx *sql.Tx) error {
@@ -152,6 +158,8 @@ func (r *TwoFactor) replaceCodes(ctx context.Context, tx *sql.Tx, userID int64, 
 // it and the secret is still sealed, storing resealed in its place, and
 // reports whether it did.
 func (r *TwoFactor) UseTOTPStep(ctx context.Context, userID, step int64, sealed, resealed []byte, now time.Time) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.execOne(ctx, "use totp step", r.q().totpUseStep, step, resealed, r.d.ts(now), userID, step, sealed)
 }
 
@@ -169,6 +177,8 @@ func (r *TwoFactor) execOne(ctx context.Context, what, query string, args ...any
 
 // RecoveryCodes returns the user's unused recovery codes.
 func (r *TwoFactor) RecoveryCodes(ctx context.Context, userID int64) ([]account.RecoveryCode, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	rows, err := r.d.read.QueryContext(ctx, r.q().codesList, userID)
 	if err != nil {
 		return nil, fmt.Errorf("db: recovery codes: %w", err)
@@ -190,12 +200,16 @@ func (r *TwoFactor) RecoveryCodes(ctx context.Context, userID int64) ([]account.
 
 // UseRecoveryCode marks the code used if it is the user's and unused.
 func (r *TwoFactor) UseRecoveryCode(ctx context.Context, userID, codeID int64, now time.Time) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.execOne(ctx, "use recovery code", r.q().codeUse, r.d.ts(now), codeID, userID)
 }
 
 // ReplaceRecoveryCodes replaces the user's recovery codes;
 // [account.ErrTwoFactorOff] unless the user's secret is on.
 func (r *TwoFactor) ReplaceRecoveryCodes(ctx context.Context, userID int64, hashes [][]byte, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.inTx(ctx, "replace recovery codes", func(tx *sql.Tx) error {
 		// Touching the enabled row first both checks it and, on
 		// PostgreSQL, locks it against a concurrent disable.
@@ -215,6 +229,8 @@ func (r *TwoFactor) ReplaceRecoveryCodes(ctx context.Context, userID int64, hash
 // DeleteTwoFactor removes the user's secret and recovery codes and reports
 // whether the secret was on.
 func (r *TwoFactor) DeleteTwoFactor(ctx context.Context, userID int64) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var wasOn bool
 	defer r.d.cache.forgetUser(userID)
 	err := r.inTx(ctx, "delete two-factor", func(tx *sql.Tx) error {

@@ -85,6 +85,8 @@ func scanUser(row scanner, extra ...any) (account.User, error) {
 
 // CreateUser inserts u; [account.ErrEmailTaken] if its EmailKey is used.
 func (r *Users) CreateUser(ctx context.Context, u account.NewUser) (account.User, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	roles, ok := account.NormalizeRoles(u.Roles)
 	if !ok {
@@ -109,6 +111,8 @@ func (r *Users) CreateUser(ctx context.Context, u account.NewUser) (account.User
 
 // UserByID returns the user or [account.ErrNotFound].
 func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	if u, ok := r.d.cache.user(id); ok {
 		return u, nil
 	}
@@ -131,6 +135,8 @@ func (r *Users) UserByID(ctx context.Context, id int64) (account.User, error) {
 
 // CredentialsByID returns the user and hash or [account.ErrNotFound].
 func (r *Users) CredentialsByID(ctx context.Context, id int64) (account.Credentials, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var c account.Credentials
 	u, err := scanUser(r.d.read.QueryRowContext(ctx, r.d.q.credsByID, id), &c.PasswordHash)
 	c.User = u
@@ -139,6 +145,8 @@ func (r *Users) CredentialsByID(ctx context.Context, id int64) (account.Credenti
 
 // CredentialsByEmailKey returns the user and hash or [account.ErrNotFound].
 func (r *Users) CredentialsByEmailKey(ctx context.Context, key string) (account.Credentials, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	var c account.Credentials
 	u, err := scanUser(r.d.read.QueryRowContext(ctx, r.d.q.credsByEmailKey, key), &c.PasswordHash)
 	c.User = u
@@ -166,6 +174,8 @@ func (r *Users) exec(ctx context.Context, id int64, what, q string, args ...any)
 
 // SetPasswordHash stores hash; with revokeSessions, SessionsValidAfter = now.
 func (r *Users) SetPasswordHash(ctx context.Context, id int64, hash string, now time.Time, revokeSessions bool) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	if revokeSessions {
 		return r.exec(ctx, id, "set password hash", d.q.userSetHashRevoke, hash, d.ts(now), d.ts(now), id)
@@ -175,6 +185,8 @@ func (r *Users) SetPasswordHash(ctx context.Context, id int64, hash string, now 
 
 // ReplacePasswordHash swaps oldHash for newHash if oldHash is still stored.
 func (r *Users) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newHash string, now time.Time) (bool, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	err := r.exec(ctx, id, "replace password hash", r.d.q.userReplaceHash, newHash, r.d.ts(now), id, oldHash)
 	if errors.Is(err, account.ErrNotFound) {
 		return false, nil
@@ -184,6 +196,8 @@ func (r *Users) ReplacePasswordHash(ctx context.Context, id int64, oldHash, newH
 
 // SetDisabled disables (and revokes sessions) or enables the user.
 func (r *Users) SetDisabled(ctx context.Context, id int64, disabled bool, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	if disabled {
 		return r.exec(ctx, id, "disable user", d.q.userDisable, d.ts(now), d.ts(now), d.ts(now), id)
@@ -193,6 +207,8 @@ func (r *Users) SetDisabled(ctx context.Context, id int64, disabled bool, now ti
 
 // SetRoles replaces the user's roles (normalized: sorted, with "user").
 func (r *Users) SetRoles(ctx context.Context, id int64, roles []account.Role, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	rs, ok := account.NormalizeRoles(roles)
 	if !ok {
 		return fmt.Errorf("db: set roles: unknown role in %v", roles)
@@ -202,11 +218,15 @@ func (r *Users) SetRoles(ctx context.Context, id int64, roles []account.Role, no
 
 // SetEmailVerified sets (or, with a zero at, clears) EmailVerifiedAt.
 func (r *Users) SetEmailVerified(ctx context.Context, id int64, at, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.exec(ctx, id, "set email verified", r.d.q.userSetVerified, r.d.nullTS(at), r.d.ts(now), id)
 }
 
 // RevokeSessions sets SessionsValidAfter to now.
 func (r *Users) RevokeSessions(ctx context.Context, id int64, now time.Time) error {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	return r.exec(ctx, id, "revoke sessions", r.d.q.userRevoke, r.d.ts(now), r.d.ts(now), id)
 }
 
@@ -215,6 +235,8 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // ListUsers returns a page of users ordered by ID and the matching total.
 func (r *Users) ListUsers(ctx context.Context, q account.UserQuery) ([]account.User, int, error) {
+	ctx, cancel := r.d.bound(ctx)
+	defer cancel()
 	d := r.d
 	if q.Limit <= 0 {
 		q.Limit = 50
