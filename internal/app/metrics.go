@@ -26,6 +26,7 @@ type metrics struct {
 	hashDenied  prometheus.Counter
 	admitDenied prometheus.Counter
 	storeErrs   *prometheus.CounterVec
+	tlsFailed   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,7 +57,10 @@ func newMetrics() *metrics {
 	m.admitDenied = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gatehouse_admission_rejections_total", Help: "Credential requests that waited too long for a slot and got 503.",
 	})
-	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.admitDenied, m.storeErrs,
+	m.tlsFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_tls_handshake_errors_total", Help: "TLS handshakes that failed (scanners, old clients, bad certificates on the client side).",
+	})
+	m.reg.MustRegister(m.requests, m.durations, m.signins, m.refusals, m.hashWait, m.hashDenied, m.admitDenied, m.storeErrs, m.tlsFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known label values start at zero, so dashboards and alerts see the
 	// series before the first event.

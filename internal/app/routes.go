@@ -53,7 +53,7 @@ func (s *Server) routes() http.Handler {
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
 	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)
-	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.handler(root)))))
+	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(s.limitHeaders(admit.handler(root)))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,
@@ -122,10 +122,10 @@ func (s *Server) formGuard(next http.Handler) http.Handler {
 }
 
 // limitHeaders refuses absurdly long request targets before routing.
-func limitHeaders(next http.Handler) http.Handler {
+func (s *Server) limitHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(r.RequestURI) > 8192 {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			s.opsHeaders(w.Header())
 			w.WriteHeader(http.StatusRequestURITooLong)
 			_, _ = w.Write([]byte("Request URI too long\n"))
 			return

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -150,10 +151,62 @@ func TestTLSProductionStart(t *testing.T) {
 		t.Fatalf("dashboard over https: %d", resp.StatusCode)
 	}
 
-	// TLS 1.1 is refused.
+	// Operational answers carry nosniff and HSTS too.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, _ := get(path)
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+			t.Errorf("%s headers: %v", path, resp.Header)
+		}
+	}
+	if resp, _ := get("/" + strings.Repeat("a", 9000)); resp.StatusCode != http.StatusRequestURITooLong ||
+		resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("414: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// TLS 1.1 is refused, and so is every TLS 1.2 suite outside Mozilla's
+	// intermediate profile (CBC, SHA-1 MACs, RSA key exchange).
 	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11})
 	if err == nil {
 		conn.Close()
 		t.Error("a TLS 1.1 handshake succeeded")
+	}
+	for _, suite := range []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, tls.TLS_RSA_WITH_AES_128_GCM_SHA256} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		if err == nil {
+			conn.Close()
+			t.Errorf("TLS 1.2 with %s succeeded", tls.CipherSuiteName(suite))
+		}
+	}
+	conn, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}})
+	if err != nil {
+		t.Errorf("TLS 1.2 with an AEAD suite: %v", err)
+	} else {
+		conn.Close()
+	}
+	// The refused handshakes above are logged once, not once each.
+	eventually(t, 5*time.Second, "handshake failures logged", func() bool {
+		return strings.Contains(logs.String(), "TLS handshake error")
+	})
+	if n := strings.Count(logs.String(), "TLS handshake error"); n != 1 {
+		t.Errorf("%d handshake failures logged, want 1 (throttled):\n%s", n, logs.String())
+	}
+}
+
+func TestServerErrorLogThrottlesHandshakes(t *testing.T) {
+	var out strings.Builder
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	count := 0
+	l := newServerErrorLog(slog.New(slog.NewTextHandler(&out, nil)), func() { count++ }, func() time.Time { return now })
+	for i := 0; i < 100; i++ {
+		l.Printf("http: TLS handshake error from 192.0.2.1:%d: EOF", 1000+i)
+	}
+	now = now.Add(handshakeLogEvery)
+	l.Printf("http: TLS handshake error from 192.0.2.1:9999: EOF")
+	l.Printf("http: superfluous response.WriteHeader call")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if count != 101 || len(lines) != 3 || !strings.Contains(lines[1], "not_logged_since_last=99") || !strings.Contains(lines[2], "superfluous") {
+		t.Fatalf("count %d, lines:\n%s", count, out.String())
 	}
 }
