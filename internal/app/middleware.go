@@ -18,8 +18,8 @@ import (
 
 // Body limits. Forms are small; uploads have their own, larger limit.
 const (
-	maxFormBytes   = 64 << 10
-	maxJSONBytes   = 16 << 10
+	maxFormBytes = 64 << 10
+	maxJSONBytes = 16 << 10
 	// maxHeaderBytes is the http.Server setting that makes the real cap on
 	// a request's line and headers 16 KiB: net/http allows 4 KiB beyond it.
 	maxHeaderBytes = 16<<10 - 4096
