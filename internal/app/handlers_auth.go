@@ -100,7 +100,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pw := r.PostForm.Get("password")
 	remember := r.PostForm.Get("remember") == "on"
-	next := safeNext(r.PostForm.Get("next"))
+	next := safeNext(r.Form.Get("next")) // the body's, else the query's (a form posted to its own URL)
 	p := s.page(r, "Sign in")
 	p.Form["email"] = email
 	if next != defaultNext {

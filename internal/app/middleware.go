@@ -191,7 +191,25 @@ func parseForm(w http.ResponseWriter, r *http.Request, limit int64) error {
 		}
 		return err
 	}
-	return checkValues(r.Form)
+	if err := checkValues(r.Form); !errors.Is(err, errRepeatedField) {
+		return err
+	}
+	// A name in both the query and the body (a form posted to its own URL,
+	// such as /login?next=/account with a next field) is not a repetition;
+	// a name twice in the body, or twice in the query, is. The body's value
+	// wins: it is the only one left in r.Form.
+	if err := checkValues(r.PostForm); err != nil {
+		return err
+	}
+	if err := checkValues(r.URL.Query()); err != nil {
+		return err
+	}
+	for k, vs := range r.Form {
+		if len(vs) > 1 {
+			r.Form[k] = vs[:1]
+		}
+	}
+	return nil
 }
 
 func checkValues(vals map[string][]string) error {
