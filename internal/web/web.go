@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"unicode/utf8"
 	"sync"
 	"time"
 )
@@ -142,8 +143,12 @@ func Static() http.Handler {
 	}
 	fsrv := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") {
-			http.NotFound(w, r) // no directory listings
+		// No directory listings; and a path the file system cannot name
+		// (invalid UTF-8, NUL, backslashes, dot segments) is simply not
+		// there: http.FileServerFS would answer such paths with a 500.
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		if strings.HasSuffix(r.URL.Path, "/") || !utf8.ValidString(name) || !fs.ValidPath(name) || strings.ContainsAny(name, "\\\x00") {
+			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
