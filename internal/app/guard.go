@@ -324,6 +324,7 @@ func (g *guard) preRefuse(r *http.Request) (name string, res ratelimit.Result, r
 	if err != nil || res.Allowed {
 		return "", res, false // the handler's own check decides (and fails closed)
 	}
-	g.d.metrics.rateLimited(limLoginIP.metric)
+	// Counted and audited (throttled) like every other refusal.
+	g.refused(r.Context(), r, limLoginIP, "login:"+g.ipKey(r), "")
 	return "login", res, true
 }
