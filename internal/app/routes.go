@@ -53,7 +53,7 @@ func (s *Server) routes() http.Handler {
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
 	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)
-	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(s.limitHeaders(admit.handler(root)))))
+	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(s.limitHeaders(s.checkHost(admit.handler(root))))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,
