@@ -15,7 +15,7 @@ func serveTarget(h http.Handler, method, target string) (int, bool) {
 		return 0, false // net/http answers 400 before any handler runs
 	}
 	req := httptest.NewRequest(method, "/", nil)
-	req.URL, req.RequestURI = u, target
+	req.URL, req.RequestURI, req.Host = u, target, "127.0.0.1"
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code, true
