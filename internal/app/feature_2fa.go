@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/session"
@@ -257,7 +258,7 @@ func putPending(sess *session.Session, p pendingSignIn) {
 		remember = "1"
 	}
 	sess.Put(pendingRememberKey, remember)
-	sess.Put(pendingNextKey, safeNext(p.Next))
+	sess.Put(pendingNextKey, kit.SafeNext(p.Next))
 	sess.Put(pendingSinceKey, strconv.FormatInt(p.Since.UnixMicro(), 10))
 }
 
@@ -276,7 +277,7 @@ func readPending(sess *session.Session) (pendingSignIn, bool) {
 		return pendingSignIn{}, false
 	}
 	return pendingSignIn{UserID: id, Remember: sess.Get(pendingRememberKey) == "1",
-		Next: safeNext(sess.Get(pendingNextKey)), Since: time.UnixMicro(since)}, true
+		Next: kit.SafeNext(sess.Get(pendingNextKey)), Since: time.UnixMicro(since)}, true
 }
 
 // clearPending removes the pending sign-in from the session.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/secheaders"
 	"github.com/gatehouse/gatehouse/session"
 )
@@ -75,13 +76,13 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 		s.formError(w, r, err)
 		return
 	}
-	next := safeNext(r.Form.Get("next"))
+	next := kit.SafeNext(r.Form.Get("next"))
 	if _, ok := userFrom(r.Context()); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	p := s.page(r, "Sign in")
-	if next != defaultNext {
+	if next != kit.DefaultNext {
 		p.Form["next"] = next
 	}
 	s.show(w, r, http.StatusOK, "login", p)
@@ -100,10 +101,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pw := r.PostForm.Get("password")
 	remember := r.PostForm.Get("remember") == "on"
-	next := safeNext(r.PostForm.Get("next"))
+	next := kit.SafeNext(r.PostForm.Get("next"))
 	p := s.page(r, "Sign in")
 	p.Form["email"] = email
-	if next != defaultNext {
+	if next != kit.DefaultNext {
 		p.Form["next"] = next
 	}
 	if remember {

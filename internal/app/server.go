@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/secheaders"
 	"github.com/gatehouse/gatehouse/session"
@@ -132,7 +133,7 @@ func (s *Server) requireLogin(next http.Handler) http.Handler {
 		if _, ok := userFrom(r.Context()); !ok {
 			target := "/login"
 			if r.Method == http.MethodGet {
-				if n := safeNext(r.URL.RequestURI()); n != defaultNext || r.URL.Path == defaultNext {
+				if n := kit.SafeNext(r.URL.RequestURI()); n != kit.DefaultNext || r.URL.Path == kit.DefaultNext {
 					target += "?next=" + urlQueryEscape(n)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/session"
@@ -31,7 +32,7 @@ const (
 // password was accepted.
 func (s *Server) loginTwoFactorForm(w http.ResponseWriter, r *http.Request) {
 	if _, ok := userFrom(r.Context()); ok {
-		http.Redirect(w, r, defaultNext, http.StatusSeeOther)
+		http.Redirect(w, r, kit.DefaultNext, http.StatusSeeOther)
 		return
 	}
 	sess := session.FromContext(r.Context())
@@ -70,7 +71,7 @@ func (s *Server) livePending(w http.ResponseWriter, r *http.Request, sess *sessi
 func (s *Server) loginTwoFactor(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if _, ok := userFrom(ctx); ok {
-		http.Redirect(w, r, defaultNext, http.StatusSeeOther)
+		http.Redirect(w, r, kit.DefaultNext, http.StatusSeeOther)
 		return
 	}
 	sess := session.FromContext(ctx)

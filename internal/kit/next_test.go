@@ -1,4 +1,4 @@
-package app
+package kit
 
 import (
 	"net/url"
@@ -35,8 +35,8 @@ func TestSafeNext(t *testing.T) {
 		{"/@evil.example", "/@evil.example"},
 	}
 	for _, tt := range tests {
-		if got := safeNext(tt.in); got != tt.want {
-			t.Errorf("safeNext(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := SafeNext(tt.in); got != tt.want {
+			t.Errorf("SafeNext(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -48,21 +48,21 @@ func FuzzSafeNext(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		out := safeNext(in)
-		if out == defaultNext {
+		out := SafeNext(in)
+		if out == DefaultNext {
 			return
 		}
 		if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.ContainsAny(out, "\\\r\n\t\x00") {
-			t.Fatalf("safeNext(%q) = %q: not a plain local path", in, out)
+			t.Fatalf("SafeNext(%q) = %q: not a plain local path", in, out)
 		}
 		u, err := url.Parse(out)
 		if err != nil || u.Host != "" || u.Scheme != "" {
-			t.Fatalf("safeNext(%q) = %q parses as %v, %v", in, out, u, err)
+			t.Fatalf("SafeNext(%q) = %q parses as %v, %v", in, out, u, err)
 		}
 		// Resolved against our origin it must stay on our origin.
 		base, _ := url.Parse("https://gatehouse.example/")
 		if got := base.ResolveReference(u); got.Host != "gatehouse.example" {
-			t.Fatalf("safeNext(%q) = %q resolves to host %q", in, out, got.Host)
+			t.Fatalf("SafeNext(%q) = %q resolves to host %q", in, out, got.Host)
 		}
 	})
 }
