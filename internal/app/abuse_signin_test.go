@@ -178,7 +178,7 @@ func TestAbuseBackoffAndReset(t *testing.T) {
 	// Locked again; the owner resets the password by mail.
 	ts.attempt(next(), "owner@example.com", "wrong password here").want(t, 401)
 	ts.attempt(next(), "owner@example.com", goodPassword).want(t, 429)
-	d.clearLoginDefence(ctx, "Owner@Example.com ")
+	d.guard.ClearLoginDefence(ctx, "Owner@Example.com ")
 	ts.from(next()).signIn("owner@example.com", goodPassword)
 	// The success forgot the failures: five free ones again.
 	for range 5 {

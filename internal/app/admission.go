@@ -51,7 +51,7 @@ func credentialRoute(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/login", "/login/2fa", "/register", "/password/forgot", "/password/reset", "/verify-email/resend",
+	case "/login", "/login/2fa", "/login/step-up", "/register", "/password/forgot", "/password/reset", "/verify-email/resend",
 		"/account/password", "/account/email", "/api/v1/token", "/api/v1/token/refresh":
 		return true
 	}

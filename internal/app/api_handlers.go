@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/apitoken"
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -49,14 +50,14 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, pw, code := strings.TrimSpace(f["email"]), f["password"], strings.TrimSpace(f["totp_code"])
-	if len(email) > maxEmailField || len(pw) > maxPasswordField || len(code) > maxCodeField {
+	if len(email) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField || len(code) > maxCodeField {
 		credentialsRefused(w, problemCredentials)
 		return
 	}
-	ctx, m := r.Context(), s.meta(r)
-	release, retryAfter, err := s.d.loginGate(ctx, r, email)
+	ctx, m := r.Context(), s.k.Meta(r)
+	release, retryAfter, err := s.k.Guard().LoginGate(ctx, r, email)
 	switch {
-	case errors.Is(err, errLimiterDown):
+	case errors.Is(err, kit.ErrLimiterDown):
 		s.apiFail(w, r, err)
 		return
 	case err != nil:
@@ -76,7 +77,7 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := []string{"pwd"}
-	need, err := s.d.needsSecondFactor(ctx, u)
+	need, err := s.d.tf.Needs(ctx, u)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -88,16 +89,16 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
 			credentialsRefused(w, problemSecondFactor)
 			return
 		}
-		err := s.d.checkSecondFactor(ctx, u, code, m)
-		var limited *secondFactorLimitedError
+		err := s.d.tf.Check(ctx, u, code, m)
+		var limited *kit.SecondFactorLimitedError
 		switch {
 		case errors.As(err, &limited):
 			apiTooMany(w, limited.RetryAfter)
 			return
-		case errors.Is(err, errSecondFactorLimited):
+		case errors.Is(err, kit.ErrSecondFactorLimited):
 			apiTooMany(w, time.Minute)
 			return
-		case errors.Is(err, errSecondFactor):
+		case errors.Is(err, kit.ErrSecondFactor):
 			credentialsRefused(w, problemCredentials)
 			return
 		case err != nil:
@@ -138,10 +139,10 @@ func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api := s.d.api
-	u, refresh, rec, err := api.refresh.Rotate(r.Context(), f["refresh_token"], s.meta(r))
+	u, refresh, rec, err := api.refresh.Rotate(r.Context(), f["refresh_token"], s.k.Meta(r))
 	switch {
 	case errors.Is(err, account.ErrRefreshInvalid), errors.Is(err, account.ErrRefreshReused):
-		logger(r.Context()).Info("api: refresh token refused", "reason", err.Error())
+		kit.Logger(r.Context()).Info("api: refresh token refused", "reason", err.Error())
 		invalidToken(w, problemInvalidRefresh)
 		return
 	case err != nil:
@@ -168,7 +169,7 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok || !requireFields(w, f, "refresh_token") {
 		return
 	}
-	if err := s.d.api.refresh.Revoke(r.Context(), f["refresh_token"], s.meta(r)); err != nil {
+	if err := s.d.api.refresh.Revoke(r.Context(), f["refresh_token"], s.k.Meta(r)); err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
@@ -194,7 +195,7 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, *apitoken.Claims, bool) {
 	ctx := r.Context()
 	refuse := func(reason string) (account.User, *apitoken.Claims, bool) {
-		logger(ctx).Debug("api: access token refused", "reason", reason)
+		kit.Logger(ctx).Debug("api: access token refused", "reason", reason)
 		invalidToken(w, problemInvalidToken)
 		return account.User{}, nil, false
 	}
@@ -293,7 +294,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problemUnavailable, "The server is busy. Try again in a moment.")
 		return
 	}
-	logger(r.Context()).Error("api: backend failure", "err", err)
+	kit.Logger(r.Context()).Error("api: backend failure", "err", err)
 	w.Header().Set("Retry-After", "5")
 	writeProblem(w, problemUnavailable, "")
 }

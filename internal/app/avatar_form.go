@@ -6,6 +6,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/kit"
 )
 
 // Reading a picture upload. The body is streamed part by part with
@@ -87,7 +89,7 @@ func readAvatarForm(mr *multipart.Reader, maxBytes int64, onToken func(string) e
 			f.image = img
 		case name == tokenField && !isFile:
 			if haveTokn {
-				return avatarForm{}, errRepeatedField
+				return avatarForm{}, kit.ErrRepeatedField
 			}
 			haveTokn = true
 			v, over, err := readLimited(part, avatarMaxTokenBytes)

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -49,7 +50,7 @@ func TestAvatarReadForm(t *testing.T) {
 		{"no parts", nil, errAvatarMissing, "", ""},
 		{"empty picture", []avPart{filePart("", nil)}, errAvatarEmpty, "", ""},
 		{"two pictures", []avPart{filePart("a.png", png), filePart("b.png", png)}, errAvatarTwice, "", ""},
-		{"two tokens", []avPart{tok, tok, filePart("a.png", png)}, errRepeatedField, "", ""},
+		{"two tokens", []avPart{tok, tok, filePart("a.png", png)}, kit.ErrRepeatedField, "", ""},
 		{"token as a file", []avPart{{name: tokenField, filename: "t.txt", data: []byte("tok")}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
 		{"long token", []avPart{{name: tokenField, data: bytes.Repeat([]byte("t"), avatarMaxTokenBytes+1)}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
 		{"other file", []avPart{filePart("a.png", png), {name: "x", filename: "x", data: png}}, errAvatarUnexpected, "", ""},

@@ -153,17 +153,17 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 				return err
 			}
 			if sub == "disable" {
-				d.endAllSessions(ctx, u.ID)
+				d.kit.EndAllSessions(ctx, u.ID)
 			}
 			fmt.Fprintf(stdout, "%sd user %d <%s>\n", sub, u.ID, u.Email)
 		case "revoke-sessions":
 			if _, err := d.accounts.RevokeSessions(ctx, u.ID, cliMeta); err != nil {
 				return err
 			}
-			d.endAllSessions(ctx, u.ID)
+			d.kit.EndAllSessions(ctx, u.ID)
 			fmt.Fprintf(stdout, "ended every session and token of user %d <%s>\n", u.ID, u.Email)
 		case "reset-2fa":
-			if err := d.resetSecondFactor(ctx, u, 0, cliMeta); err != nil {
+			if err := d.tf.Reset(ctx, u, 0, cliMeta); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "turned off two-factor sign-in for user %d <%s>\n", u.ID, u.Email)

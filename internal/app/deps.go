@@ -9,11 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/realip"
@@ -43,7 +44,8 @@ type deps struct {
 	redis    *redis.Client
 	ips      *realip.Resolver
 	guard    *guard
-	tf       *twoFactor
+	kit      *kit.Kit
+	tf       *twofactor.Feature
 	email    *emailFeature
 	api      *apiFeature
 	avatars  *avatarFeature
@@ -137,7 +139,21 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
-	if d.tf, err = newTwoFactor(d); err != nil {
+	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
+		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
+		Service: account.NewTwoFactor(account.TwoFactorConfig{
+			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
+			Issuer: "Gatehouse", Now: d.now,
+		}),
+		Now:           func() time.Time { return d.now() },
+		CompleteLogin: d.completeLogin,
+		Notify:        d.securityNotice,
+	})
+	if err != nil {
 		return nil, err
 	}
 	if d.email, err = newEmailFeature(d); err != nil {
@@ -162,7 +178,7 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 		return redisstore.New(d.redis, redisstore.Prefix("gatehouse:session:"))
 	default:
 		// Find reads the session's user too: one query per signed-in page.
-		st, err := d.db.SessionStore(ctx, d.now, keepSessionUser)
+		st, err := d.db.SessionStore(ctx, d.now, kit.KeepSessionUser)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
@@ -206,7 +222,7 @@ func (d *deps) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err er
 		return // the client went away; nothing failed
 	}
 	d.metrics.storeError("session")
-	logger(r.Context()).Error("session store failed", "err", err)
+	kit.Logger(r.Context()).Error("session store failed", "err", err)
 	w.Header().Set("Retry-After", "5")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -232,15 +248,6 @@ func (d *deps) checkBackends(ctx context.Context) []string {
 		}
 	}
 	return failed
-}
-
-// endAllSessions deletes every server-side session of a user. The user's
-// sessions-valid-after cut-off has already been moved, which is what stops
-// cookie sessions; this removes the rest.
-func (d *deps) endAllSessions(ctx context.Context, userID int64) {
-	if _, err := d.sessions.RevokeAll(ctx, strconv.FormatInt(userID, 10), ""); err != nil && !errors.Is(err, session.ErrNotSupported) {
-		d.log.Warn("end sessions", "user", userID, "err", err)
-	}
 }
 
 // hostOf returns the host of a host:port address.

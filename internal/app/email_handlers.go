@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/ratelimit"
@@ -29,13 +30,13 @@ func emailLinkToken(v string) (string, bool) {
 
 // emailBadLink answers a token that cannot be used: 400, one message.
 func (s *Server) emailBadLink(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusBadRequest, emailBadLinkMessage)
+	s.k.ErrorPage(w, r, http.StatusBadRequest, emailBadLinkMessage)
 }
 
 // emailAllowRedeem limits token redemptions per client IP. Tokens cannot be
 // guessed (256-bit verifiers); this only bounds the work a client causes.
 func (s *Server) emailAllowRedeem(w http.ResponseWriter, r *http.Request) bool {
-	return s.emailAllow(w, r, "email_token:ip:"+s.d.clientIP(r), s.d.email.limits.redeem)
+	return s.emailAllow(w, r, "email_token:ip:"+s.k.IP(r), s.d.email.limits.redeem)
 }
 
 // emailAllow consumes one event of key under l, writing the rate
@@ -43,14 +44,14 @@ func (s *Server) emailAllowRedeem(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) emailAllow(w http.ResponseWriter, r *http.Request, key string, l ratelimit.Limit) bool {
 	res, err := s.d.guard.limiter.Allow(r.Context(), key, l)
 	if err != nil {
-		logger(r.Context()).Error("rate limiter failed", "err", err)
+		kit.Logger(r.Context()).Error("rate limiter failed", "err", err)
 		w.Header().Set("Retry-After", "5")
 		return false
 	}
 	if !res.Allowed {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(res.RetryAfter), 10))
 		_ = s.d.accounts.Record(r.Context(), account.Event{Name: "ratelimit.refused", Outcome: account.OutcomeDenied,
-			IP: s.d.clientIP(r), UserAgent: r.UserAgent(), Detail: key[:strings.IndexByte(key, ':')]})
+			IP: s.k.IP(r), UserAgent: r.UserAgent(), Detail: key[:strings.IndexByte(key, ':')]})
 	}
 	return res.Allowed
 }
@@ -66,7 +67,7 @@ func (s *Server) emailPostedToken(w http.ResponseWriter, r *http.Request) (strin
 		return "", false
 	}
 	if !s.emailAllowRedeem(w, r) {
-		s.tooMany(w, r)
+		s.k.TooMany(w, r)
 		return "", false
 	}
 	return raw, true
@@ -89,18 +90,18 @@ func (s *Server) emailTokenPage(w http.ResponseWriter, r *http.Request, purpose 
 		s.emailBadLink(w, r)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
-	p := s.page(r, title)
+	p := s.k.Page(r, title)
 	p.Data = web.TokenForm{Token: raw, Email: u.Email, NewEmail: t.Email}
-	s.show(w, r, http.StatusOK, page, p)
+	s.k.Show(w, r, http.StatusOK, page, p)
 }
 
 // emailAfterLink sends the browser on after a redeemed link: to target when it
 // is signed in as u, else to the sign-in page.
 func emailAfterLink(w http.ResponseWriter, r *http.Request, u account.User, target string) {
-	if cur, ok := userFrom(r.Context()); !ok || cur.ID != u.ID {
+	if cur, ok := kit.UserFrom(r.Context()); !ok || cur.ID != u.ID {
 		target = "/login"
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
@@ -117,43 +118,43 @@ func (s *Server) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, err := s.d.email.tokens.VerifyEmail(r.Context(), raw, s.meta(r))
+	u, err := s.d.email.tokens.VerifyEmail(r.Context(), raw, s.k.Meta(r))
 	switch {
 	case errors.Is(err, account.ErrTokenInvalid):
 		s.emailBadLink(w, r)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
-	flash(r, "success", "Thank you: "+u.Email+" is confirmed.")
+	kit.Flash(r, "success", "Thank you: "+u.Email+" is confirmed.")
 	emailAfterLink(w, r, u, "/dashboard")
 }
 
 // resendVerification mails the signed-in user a new verification link.
 func (s *Server) resendVerification(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	if u.EmailVerified() {
-		flash(r, "info", "Your email address is already confirmed.")
+		kit.Flash(r, "info", "Your email address is already confirmed.")
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
 	if !s.emailAllow(w, r, "verify_resend:user:"+strconv.FormatInt(u.ID, 10), s.d.email.limits.resend) {
-		s.tooMany(w, r)
+		s.k.TooMany(w, r)
 		return
 	}
 	if err := s.d.email.sendVerification(r.Context(), u); err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
-	flash(r, "success", "We sent a new link to "+u.Email+". Earlier links no longer work.")
+	kit.Flash(r, "success", "We sent a new link to "+u.Email+". Earlier links no longer work.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 // Password reset.
 
 func (s *Server) forgotForm(w http.ResponseWriter, r *http.Request) {
-	s.show(w, r, http.StatusOK, "forgot", s.page(r, "Forgot your password?"))
+	s.k.Show(w, r, http.StatusOK, "forgot", s.k.Page(r, "Forgot your password?"))
 }
 
 // emailForgotMessage is the answer to every reset request.
@@ -163,27 +164,27 @@ const emailForgotMessage = "If an account uses that address, we sent it a link t
 // work: whether an account has the address is never told.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	p := s.page(r, "Forgot your password?")
+	p := s.k.Page(r, "Forgot your password?")
 	p.Form["email"] = email
-	if len(email) > maxEmailField {
+	if len(email) > kit.MaxEmailField {
 		p.Errors["email"] = "Enter a valid email address."
-		s.show(w, r, http.StatusUnprocessableEntity, "forgot", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	}
-	if err := s.d.allowIP(w, r, "forgot"); err != nil {
-		s.refuse(w, r, err, 0)
+	if err := s.k.Guard().AllowIP(w, r, "forgot"); err != nil {
+		s.k.Refuse(w, r, err, 0)
 		return
 	}
 	e := s.d.email
-	res, err := e.tokens.RequestPasswordReset(r.Context(), email, s.cfg.ResetTTL, s.meta(r))
+	res, err := e.tokens.RequestPasswordReset(r.Context(), email, s.cfg.ResetTTL, s.k.Meta(r))
 	var verr *account.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		p.Errors = verr.Fields
-		s.show(w, r, http.StatusUnprocessableEntity, "forgot", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "forgot", p)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	data := mail.Data{Link: e.link("/password/reset", res.Token), ExpiresIn: s.cfg.ResetTTL}
@@ -195,7 +196,7 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		data.Link = e.link("/password/reset", strings.Repeat("A", 64))
 		e.decoySend(r.Context(), mail.PasswordReset, "nobody@invalid", data)
 	}
-	flash(r, "success", emailForgotMessage)
+	kit.Flash(r, "success", emailForgotMessage)
 	http.Redirect(w, r, "/password/forgot", http.StatusSeeOther)
 }
 
@@ -214,16 +215,16 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	pw := r.PostForm.Get("password")
 	reshow := func(msg string) {
-		p := s.page(r, "Choose a new password")
+		p := s.k.Page(r, "Choose a new password")
 		p.Errors["password"] = msg
 		p.Data = web.TokenForm{Token: raw}
-		s.show(w, r, http.StatusUnprocessableEntity, "reset", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "reset", p)
 	}
-	if len(pw) > maxPasswordField {
+	if len(pw) > kit.MaxPasswordField {
 		reshow("Use at most 256 characters.")
 		return
 	}
-	u, err := s.d.email.tokens.ResetPassword(r.Context(), raw, pw, s.meta(r))
+	u, err := s.d.email.tokens.ResetPassword(r.Context(), raw, pw, s.k.Meta(r))
 	var verr *account.ValidationError
 	switch {
 	case errors.As(err, &verr):
@@ -233,16 +234,16 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.emailBadLink(w, r)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
-	s.d.endAllSessions(r.Context(), u.ID)
-	s.d.clearLoginDefence(r.Context(), u.Email, r)
+	s.k.EndAllSessions(r.Context(), u.ID)
+	s.k.Guard().ClearLoginDefence(r.Context(), u.Email, r)
 	if sess := session.FromContext(r.Context()); sess != nil && sess.UserID() == strconv.FormatInt(u.ID, 10) {
 		sess.Destroy()
 	}
-	s.d.email.passwordChanged(r.Context(), u, s.d.clientIP(r), r.UserAgent())
-	flash(r, "success", "Your password was changed and every session of your account was ended. Sign in with the new password.")
+	s.d.email.passwordChanged(r.Context(), u, s.k.IP(r), r.UserAgent())
+	kit.Flash(r, "success", "Your password was changed and every session of your account was ended. Sign in with the new password.")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -252,44 +253,44 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 // to the new address and a notice to the old one. Whether the new address
 // belongs to another account is not told here; the confirmation fails.
 func (s *Server) changeEmail(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	e := s.d.email
 	pw, newEmail := r.PostForm.Get("password"), strings.TrimSpace(r.PostForm.Get("new_email"))
-	p := s.page(r, "Account")
+	p := s.k.Page(r, "Account")
 	p.Form["new_email"] = newEmail
-	if len(newEmail) > maxEmailField || len(pw) > maxPasswordField {
+	if len(newEmail) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField {
 		p.Errors["new_email"] = "One of the fields is far too long."
-		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "account", p)
 		return
 	}
 	// Consumed before the password is checked, so it also bounds guesses.
 	if !s.emailAllow(w, r, "email_change:user:"+strconv.FormatInt(u.ID, 10), e.limits.change) {
-		s.tooMany(w, r)
+		s.k.TooMany(w, r)
 		return
 	}
-	ch, err := e.tokens.RequestEmailChange(r.Context(), u.ID, pw, newEmail, s.cfg.VerifyTTL, s.meta(r))
+	ch, err := e.tokens.RequestEmailChange(r.Context(), u.ID, pw, newEmail, s.cfg.VerifyTTL, s.k.Meta(r))
 	var verr *account.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		// Own keys: the account page holds other forms with a password field.
 		p.Errors["new_email"] = verr.Fields[account.FieldNewEmail]
 		p.Errors["email_password"] = verr.Fields[account.FieldPassword]
-		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "account", p)
 		return
 	case errors.Is(err, account.ErrDisabled):
-		s.errorPage(w, r, http.StatusForbidden, "")
+		s.k.ErrorPage(w, r, http.StatusForbidden, "")
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	if err := e.send(r.Context(), mail.EmailChangeConfirm, ch.NewEmail, mail.Data{Email: ch.User.Email, NewEmail: ch.NewEmail,
 		Link: e.link("/account/email/confirm", ch.Token), ExpiresIn: s.cfg.VerifyTTL}); err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	_ = e.send(r.Context(), mail.EmailChangeNotice, ch.User.Email, mail.Data{NewEmail: ch.NewEmail})
-	flash(r, "success", "We sent a link to "+ch.NewEmail+". Your address changes once you open it.")
+	kit.Flash(r, "success", "We sent a link to "+ch.NewEmail+". Your address changes once you open it.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
@@ -305,16 +306,16 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := s.d.email
-	before, after, err := e.tokens.ConfirmEmailChange(r.Context(), raw, s.meta(r))
+	before, after, err := e.tokens.ConfirmEmailChange(r.Context(), raw, s.k.Meta(r))
 	switch {
 	case errors.Is(err, account.ErrEmailTaken):
-		s.errorPage(w, r, http.StatusConflict, "Another account uses this address now, so it cannot become yours. Your address was not changed.")
+		s.k.ErrorPage(w, r, http.StatusConflict, "Another account uses this address now, so it cannot become yours. Your address was not changed.")
 		return
 	case errors.Is(err, account.ErrTokenInvalid):
 		s.emailBadLink(w, r)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	_ = e.send(r.Context(), mail.SecurityNotice, before.Email, mail.Data{
@@ -322,14 +323,14 @@ func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
 		Body: "The email address of your account was changed from " + before.Email + " to " + after.Email + " on " +
 			s.now().UTC().Format("2006-01-02 15:04 UTC") + ". Mail about your account now goes to the new address.",
 	})
-	flash(r, "success", "Your email address is now "+after.Email+".")
+	kit.Flash(r, "success", "Your email address is now "+after.Email+".")
 	emailAfterLink(w, r, after, "/account")
 }
 
 // devOutbox lists the mail of the development outbox (dev mode only).
 func (s *Server) devOutbox(w http.ResponseWriter, r *http.Request) {
 	if !s.cfg.Dev {
-		s.errorPage(w, r, http.StatusNotFound, "")
+		s.k.ErrorPage(w, r, http.StatusNotFound, "")
 		return
 	}
 	e := s.d.email
@@ -339,7 +340,7 @@ func (s *Server) devOutbox(w http.ResponseWriter, r *http.Request) {
 			data.Messages = append(data.Messages, web.DevMail{ID: m.ID, To: m.To, Subject: m.Subject, Text: m.Text, Time: m.Time})
 		}
 	}
-	p := s.page(r, "Outbox")
+	p := s.k.Page(r, "Outbox")
 	p.Data = data
-	s.show(w, r, http.StatusOK, "outbox", p)
+	s.k.Show(w, r, http.StatusOK, "outbox", p)
 }

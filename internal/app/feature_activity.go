@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
@@ -97,13 +98,13 @@ func pageNumber(r *http.Request, max int) int {
 // account, newest first. Events done by someone else (an administrator)
 // show who acted, not their address or browser.
 func (s *Server) activityPage(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	page := pageNumber(r, maxAuditPage)
 	events, err := s.d.accounts.ListAudit(r.Context(), account.AuditFilter{UserID: u.ID,
 		Limit: activityPageSize + 1, Offset: (page - 1) * activityPageSize})
 	if err != nil {
 		s.d.metrics.storeError("database")
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	data := web.Activity{}
@@ -122,19 +123,19 @@ func (s *Server) activityPage(w http.ResponseWriter, r *http.Request) {
 		if e.ActorID != 0 && e.ActorID != u.ID {
 			row.ByAdmin = true
 		} else {
-			b, o := describeAgent(e.UserAgent)
+			b, o := kit.DescribeAgent(e.UserAgent)
 			row.IP, row.Device = e.IP, b+" on "+o
 		}
 		data.Events = append(data.Events, row)
 	}
-	p := s.page(r, "Recent activity")
+	p := s.k.Page(r, "Recent activity")
 	p.Data = data
-	s.show(w, r, http.StatusOK, "activity", p)
+	s.k.Show(w, r, http.StatusOK, "activity", p)
 }
 
 // Bounds on the admin's audit filters.
 const (
-	maxAuditUserField  = maxEmailField
+	maxAuditUserField  = kit.MaxEmailField
 	maxAuditEventField = account.MaxAuditName
 	maxAuditTimeField  = 40
 )
@@ -256,16 +257,16 @@ func parseAuditTime(v string, endOfDay bool) (time.Time, error) {
 func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	q, err := s.parseAuditQuery(r.Context(), r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
-	p := s.page(r, "Audit log")
+	p := s.k.Page(r, "Audit log")
 	p.Form["user"], p.Form["event"], p.Form["since"], p.Form["until"] = q.user, q.event, q.since, q.until
 	data := web.AdminAudit{EventNames: knownEventNames()}
 	p.Data = data
 	if len(q.errors) > 0 {
 		p.Errors = q.errors
-		s.show(w, r, http.StatusUnprocessableEntity, "admin_audit", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "admin_audit", p)
 		return
 	}
 	page := pageNumber(r, maxAuditPage)
@@ -273,11 +274,11 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	events, err := s.d.accounts.ListAudit(r.Context(), q.filter)
 	if err != nil {
 		s.d.metrics.storeError("database")
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	link := func(n int) string {
-		return "/admin/audit?" + urlValues("user", q.user, "event", q.event, "since", q.since, "until", q.until, "page", strconv.Itoa(n))
+		return "/admin/audit?" + kit.URLValues("user", q.user, "event", q.event, "since", q.since, "until", q.until, "page", strconv.Itoa(n))
 	}
 	if len(events) > auditPageSize {
 		events = events[:auditPageSize]
@@ -290,13 +291,13 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	emails := s.auditEmails(r.Context(), events)
 	for _, e := range events {
-		b, o := describeAgent(e.UserAgent)
+		b, o := kit.DescribeAgent(e.UserAgent)
 		data.Events = append(data.Events, web.AuditRow{ID: e.ID, At: e.At, UserID: e.UserID, User: emails[e.UserID],
 			ActorID: e.ActorID, Actor: emails[e.ActorID], Event: string(e.Name), Outcome: string(e.Outcome),
 			IP: e.IP, Device: b + " on " + o, UserAgent: e.UserAgent, Detail: e.Detail})
 	}
 	p.Data = data
-	s.show(w, r, http.StatusOK, "admin_audit", p)
+	s.k.Show(w, r, http.StatusOK, "admin_audit", p)
 }
 
 // auditEmails looks up the addresses of the users a page of events names

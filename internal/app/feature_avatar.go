@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/imagesafe"
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -81,7 +82,7 @@ func newAvatarFeature(d *deps) (*avatarFeature, error) {
 // X-CSRF-Token header or the csrf_token part.
 func (s *Server) routesAvatar(pages, root *http.ServeMux, auth func(http.Handler) http.Handler) {
 	upload := auth(http.HandlerFunc(s.uploadAvatar))
-	root.Handle("POST /account/avatar", s.headers.Handler(s.d.sessions.Handler(s.loadUser(upload))))
+	root.Handle("POST /account/avatar", s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(upload))))
 	// POST never gets here (root's route is more specific than root's "/");
 	// this entry makes the pages mux answer other methods with 405.
 	pages.Handle("POST /account/avatar", upload)
@@ -89,49 +90,21 @@ func (s *Server) routesAvatar(pages, root *http.ServeMux, auth func(http.Handler
 	root.Handle("GET /avatars/{id}", http.HandlerFunc(s.serveAvatar))
 }
 
-// avatarURL is the URL of the user's picture, or "" when there is none.
-// Every signed-in page calls it, so it costs no query: the user lookup of
-// the request already brought the picture id.
-func (d *deps) avatarURL(u account.User) string {
-	if u.AvatarID == "" || !account.ValidAvatarID(u.AvatarID) {
-		return ""
-	}
-	return "/avatars/" + u.AvatarID
-}
-
-// errAvatarForged wraps the reason a token check failed.
-var errAvatarForged = errors.New("avatar: csrf check failed")
-
-// checkCSRFToken checks token for r with the server's Protector, exactly as
-// its middleware would had the token come in the X-CSRF-Token header.
-func (s *Server) checkCSRFToken(r *http.Request, token string) error {
-	if token == "" {
-		return fmt.Errorf("%w: %w", errAvatarForged, csrf.ErrTokenMissing)
-	}
-	c := r.Clone(r.Context())
-	c.Body = http.NoBody
-	c.Header.Set(csrf.HeaderName, token)
-	if err := s.csrf.Check(c); err != nil {
-		return fmt.Errorf("%w: %w", errAvatarForged, err)
-	}
-	return nil
-}
-
 // uploadAvatar reads a multipart upload, checks its CSRF token, re-encodes
 // the picture and stores it as the user's picture, replacing the old one.
 // Nothing is stored unless every step succeeds.
 func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	f := s.d.avatars
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 
 	// A request from another site, or a browser without our CSRF cookie,
 	// is refused before its body is read: the probe's token is never
 	// valid, so only these two reasons matter here.
-	if err := s.checkCSRFToken(r, "probe"); errors.Is(err, csrf.ErrCrossOrigin) || errors.Is(err, csrf.ErrCookieMissing) {
-		s.csrfFailed(w, r)
+	if err := s.k.CheckCSRFToken(r, "probe"); errors.Is(err, csrf.ErrCrossOrigin) || errors.Is(err, csrf.ErrCookieMissing) {
+		s.k.CSRFFailed(w, r)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, kit.MaxUploadBytes)
 	// Whatever the answer, read the rest of the (bounded) body so that a
 	// browser still sending it sees the answer rather than a reset.
 	defer func() { _, _ = io.Copy(io.Discard, r.Body) }()
@@ -146,7 +119,7 @@ func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 		if verified {
 			return nil
 		}
-		if err := s.checkCSRFToken(r, token); err != nil {
+		if err := s.k.CheckCSRFToken(r, token); err != nil {
 			return err
 		}
 		verified = true
@@ -154,7 +127,7 @@ func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	}
 	if token := r.Header.Get(csrf.HeaderName); token != "" {
 		if err := verify(token); err != nil {
-			s.csrfFailed(w, r)
+			s.k.CSRFFailed(w, r)
 			return
 		}
 	}
@@ -182,11 +155,11 @@ func (s *Server) uploadAvatar(w http.ResponseWriter, r *http.Request) {
 	a := account.Avatar{ID: account.NewAvatarID(), UserID: u.ID, ContentType: img.ContentType,
 		SHA256: img.SHA256, Data: img.Data, CreatedAt: s.now()}
 	if err := f.store.PutAvatar(r.Context(), a); err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	s.avatarAudit(r, account.EventAvatarUpload, u, account.OutcomeSuccess, fmt.Sprintf("%s %dx%d from %s, %d bytes", img.ContentType, img.Width, img.Height, img.Source, len(img.Data)))
-	flash(r, "success", "Your picture was updated.")
+	kit.Flash(r, "success", "Your picture was updated.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
@@ -196,9 +169,9 @@ func (s *Server) allowAvatarUpload(w http.ResponseWriter, r *http.Request, u acc
 	g, key := s.d.guard, "avatar:user:"+strconv.FormatInt(u.ID, 10)
 	res, err := g.limiter.Allow(r.Context(), key, s.d.avatars.limit)
 	if err != nil {
-		logger(r.Context()).Error("rate limiter failed", "err", err)
+		kit.Logger(r.Context()).Error("rate limiter failed", "err", err)
 		w.Header().Set("Retry-After", "5")
-		s.errorPage(w, r, http.StatusServiceUnavailable, "")
+		s.k.ErrorPage(w, r, http.StatusServiceUnavailable, "")
 		return false
 	}
 	ratelimit.WriteHeaders(w, "avatar", res)
@@ -209,9 +182,9 @@ func (s *Server) allowAvatarUpload(w http.ResponseWriter, r *http.Request, u acc
 	// One audit record a minute at most: refusals must not fill the trail.
 	if rec, err := g.limiter.Allow(r.Context(), key+":audit", avatarRefusalAudit); err == nil && rec.Allowed {
 		_ = s.d.accounts.Record(r.Context(), account.Event{Name: "ratelimit.refused", Outcome: account.OutcomeDenied,
-			UserID: u.ID, IP: s.d.clientIP(r), UserAgent: r.UserAgent(), Detail: "avatar upload per user"})
+			UserID: u.ID, IP: s.k.IP(r), UserAgent: r.UserAgent(), Detail: "avatar upload per user"})
 	}
-	s.tooManyAfter(w, r, res.RetryAfter)
+	s.k.TooManyAfter(w, r, res.RetryAfter)
 	return false
 }
 
@@ -237,8 +210,8 @@ func (f *avatarFeature) process(ctx context.Context, in []byte) (imagesafe.Resul
 
 // avatarFormFailed answers an upload whose body was refused.
 func (s *Server) avatarFormFailed(w http.ResponseWriter, r *http.Request, u account.User, verified bool, err error) {
-	if errors.Is(err, errAvatarForged) {
-		s.csrfFailed(w, r)
+	if errors.Is(err, kit.ErrCSRFToken) {
+		s.k.CSRFFailed(w, r)
 		return
 	}
 	status, msg := http.StatusBadRequest, "The upload could not be read. Please choose the picture again."
@@ -249,7 +222,7 @@ func (s *Server) avatarFormFailed(w http.ResponseWriter, r *http.Request, u acco
 		status, msg = http.StatusUnprocessableEntity, "Choose a picture to upload."
 	case errors.Is(err, errAvatarTwice):
 		msg = "Send one picture at a time."
-	case errors.Is(err, errRepeatedField):
+	case errors.Is(err, kit.ErrRepeatedField):
 		msg = "A field was sent more than once."
 	case errors.Is(err, errAvatarUnexpected):
 		msg = "The upload holds something other than one picture."
@@ -268,7 +241,7 @@ func (s *Server) avatarImageFailed(w http.ResponseWriter, r *http.Request, u acc
 	switch {
 	case errors.Is(err, errAvatarBusy):
 		w.Header().Set("Retry-After", "5")
-		s.errorPage(w, r, http.StatusServiceUnavailable, "The server is busy. Please try again in a moment.")
+		s.k.ErrorPage(w, r, http.StatusServiceUnavailable, "The server is busy. Please try again in a moment.")
 		return
 	case errors.Is(err, imagesafe.ErrTooLarge):
 		status, msg = http.StatusRequestEntityTooLarge, "The picture is larger than "+formatBytes(s.d.avatars.opts.MaxBytes)+". Please choose a smaller one."
@@ -278,7 +251,7 @@ func (s *Server) avatarImageFailed(w http.ResponseWriter, r *http.Request, u acc
 		msg = fmt.Sprintf("The picture has too many pixels: at most %d a side and %.1f megapixels in all.", avatarMaxSide, float64(avatarMaxPixels)/1e6)
 	case errors.Is(err, imagesafe.ErrBadDimensions), errors.Is(err, imagesafe.ErrCorrupt):
 	default:
-		logger(r.Context()).Warn("avatar processing", "err", err)
+		kit.Logger(r.Context()).Warn("avatar processing", "err", err)
 	}
 	s.avatarAudit(r, account.EventAvatarUpload, u, account.OutcomeFailure, err.Error())
 	s.avatarRefused(w, r, status, msg)
@@ -287,30 +260,30 @@ func (s *Server) avatarImageFailed(w http.ResponseWriter, r *http.Request, u acc
 // avatarRefused shows the account page again with the message under the
 // picture field. The stored picture is untouched.
 func (s *Server) avatarRefused(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p := s.page(r, "Account")
+	p := s.k.Page(r, "Account")
 	p.Errors[avatarField] = msg
-	s.show(w, r, status, "account", p)
+	s.k.Show(w, r, status, "account", p)
 }
 
 // avatarAudit records a picture event of the user.
 func (s *Server) avatarAudit(r *http.Request, name account.EventName, u account.User, outcome account.Outcome, detail string) {
 	_ = s.d.accounts.Record(r.Context(), account.Event{Name: name, Outcome: outcome, UserID: u.ID,
-		IP: s.d.clientIP(r), UserAgent: r.UserAgent(), Detail: detail})
+		IP: s.k.IP(r), UserAgent: r.UserAgent(), Detail: detail})
 }
 
 // deleteAvatar removes the user's picture.
 func (s *Server) deleteAvatar(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	had, err := s.d.avatars.store.DeleteAvatar(r.Context(), u.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	if had {
 		s.avatarAudit(r, account.EventAvatarDelete, u, account.OutcomeSuccess, "")
-		flash(r, "success", "Your picture was removed.")
+		kit.Flash(r, "success", "Your picture was removed.")
 	} else {
-		flash(r, "info", "You have no picture to remove.")
+		kit.Flash(r, "info", "You have no picture to remove.")
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
@@ -335,7 +308,7 @@ func (s *Server) serveAvatar(w http.ResponseWriter, r *http.Request) {
 		avatarPlain(w, http.StatusNotFound)
 		return
 	case err != nil:
-		logger(r.Context()).Error("avatar read", "err", err)
+		kit.Logger(r.Context()).Error("avatar read", "err", err)
 		h.Set("Retry-After", "5")
 		avatarPlain(w, http.StatusServiceUnavailable)
 		return

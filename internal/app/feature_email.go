@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/ratelimit"
@@ -345,6 +346,6 @@ func emailDeviceText(ua string) string {
 	if ua == "" {
 		return ""
 	}
-	b, o := describeAgent(ua)
+	b, o := kit.DescribeAgent(ua)
 	return b + " on " + o
 }

@@ -2,13 +2,13 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/ratelimit/redislimit"
 )
@@ -163,24 +163,25 @@ const (
 
 // limiterFailed fails closed: without the limiter a flood cannot be told
 // apart, so the request is refused for a few seconds.
-// Why an attempt was not let through: refused by a limit (429), or the
-// limiter itself is unreachable (503, failing closed).
-var (
-	errLimited     = errors.New("rate limited")
-	errLimiterDown = errors.New("rate limiter unavailable")
-)
-
 func (d *deps) limiterFailed(err error) time.Duration {
 	d.metrics.storeError("ratelimit")
 	d.log.Error("rate limiter failed", "err", err)
 	return 5 * time.Second
 }
 
-// allowIP consumes one request of the named per-IP limit ("register",
+// Limiter is the shared rate limiter.
+func (g *guard) Limiter() ratelimit.Backend { return g.limiter }
+
+// Backoff is the shared backoff store.
+func (g *guard) Backoff() ratelimit.Backoff { return g.backoff }
+
+var _ kit.Guard = (*guard)(nil)
+
+// AllowIP consumes one request of the named per-IP limit ("register",
 // "forgot"; any other name uses the sign-in per-IP limit under its own
 // bucket). IPv6 clients are counted per /64. On refusal Retry-After is set.
-func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) error {
-	g := d.guard
+func (g *guard) AllowIP(w http.ResponseWriter, r *http.Request, name string) error {
+	d := g.d
 	var l ratelimit.Limit
 	switch name {
 	case "register":
@@ -194,13 +195,13 @@ func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) erro
 	res, err := g.limiter.Allow(r.Context(), key, l)
 	if err != nil {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(d.limiterFailed(err)), 10))
-		return errLimiterDown
+		return kit.ErrLimiterDown
 	}
 	ratelimit.WriteHeaders(w, name, res)
 	if !res.Allowed {
 		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(res.RetryAfter), 10))
 		g.refused(r.Context(), r, ipLimitName(name), key, "")
-		return errLimited
+		return kit.ErrLimited
 	}
 	return nil
 }
@@ -209,22 +210,22 @@ func (d *deps) allowIP(w http.ResponseWriter, r *http.Request, name string) erro
 // Built from the typed text, so it exists whether the account does or not.
 func loginKey(email string) string { return "login:acct:" + account.EmailKey(email) }
 
-// loginGate decides whether a sign-in attempt for email may verify a
+// LoginGate decides whether a sign-in attempt for email may verify a
 // password at all. The limits are consumed before the password is checked,
 // so concurrent guesses cannot overrun them. The same answer comes whether
 // the account exists or not: keys are built from the typed address.
 // release must be called with the outcome.
-func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, err error) {
-	g := d.guard
+func (g *guard) LoginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, err error) {
+	d := g.d
 	acct := loginKey(email)
 	ip := g.ipKey(r)
 	st, err := g.backoff.Check(ctx, acct, g.policy)
 	if err != nil {
-		return nil, d.limiterFailed(err), errLimiterDown
+		return nil, d.limiterFailed(err), kit.ErrLimiterDown
 	}
 	if st.Locked {
 		g.refused(ctx, r, limLoginBackoff, acct, email)
-		return nil, st.RetryAfter, errLimited
+		return nil, st.RetryAfter, kit.ErrLimited
 	}
 	checks := []struct {
 		key   string
@@ -239,11 +240,11 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 	for _, c := range checks {
 		res, err := g.limiter.Allow(ctx, c.key, c.limit)
 		if err != nil {
-			return nil, d.limiterFailed(err), errLimiterDown
+			return nil, d.limiterFailed(err), kit.ErrLimiterDown
 		}
 		if !res.Allowed {
 			g.refused(ctx, r, c.name, c.key, c.email)
-			return nil, res.RetryAfter, errLimited
+			return nil, res.RetryAfter, kit.ErrLimited
 		}
 	}
 	clientIP, ua := d.clientIP(r), r.UserAgent()
@@ -271,9 +272,10 @@ func (d *deps) loginGate(ctx context.Context, r *http.Request, email string) (re
 	}, 0, nil
 }
 
-// clearLoginDefence forgets an account's failures and limits, after the
+// ClearLoginDefence forgets an account's failures and limits, after the
 // owner proved control of the mailbox with a password reset.
-func (d *deps) clearLoginDefence(ctx context.Context, email string, from ...*http.Request) {
+func (g *guard) ClearLoginDefence(ctx context.Context, email string, from ...*http.Request) {
+	d := g.d
 	acct := loginKey(email)
 	if err := d.guard.backoff.Reset(ctx, acct); err != nil {
 		d.limiterFailed(err)
@@ -288,25 +290,6 @@ func (d *deps) clearLoginDefence(ctx context.Context, email string, from ...*htt
 			d.limiterFailed(err)
 		}
 	}
-}
-
-// refuse answers an attempt the guard did not let through: 429 for a limit,
-// 503 when the limiter cannot be reached (failing closed).
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error, after time.Duration) {
-	if after > 0 || w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(after, time.Second)), 10))
-	}
-	status := http.StatusTooManyRequests
-	if errors.Is(err, errLimiterDown) {
-		status = http.StatusServiceUnavailable
-	}
-	s.errorPage(w, r, status, "")
-}
-
-// tooManyAfter answers 429 with Retry-After.
-func (s *Server) tooManyAfter(w http.ResponseWriter, r *http.Request, after time.Duration) {
-	w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(after, time.Second)), 10))
-	s.errorPage(w, r, http.StatusTooManyRequests, "")
 }
 
 // preRefuse decides, before any other work on a sign-in request, whether

@@ -7,95 +7,66 @@ import (
 	"strconv"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/session"
-	"github.com/mileusna/useragent"
 )
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	s.show(w, r, http.StatusOK, "dashboard", s.page(r, "Dashboard"))
+	s.k.Show(w, r, http.StatusOK, "dashboard", s.k.Page(r, "Dashboard"))
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
-	s.show(w, r, http.StatusOK, "account", s.page(r, "Account"))
+	s.k.Show(w, r, http.StatusOK, "account", s.k.Page(r, "Account"))
 }
 
 // changePassword needs the current password. It renews this session's id
 // and ends every other session of the user.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
-	p := s.page(r, "Account")
-	if len(current) > maxPasswordField || len(next) > maxPasswordField {
+	p := s.k.Page(r, "Account")
+	if len(current) > kit.MaxPasswordField || len(next) > kit.MaxPasswordField {
 		p.Errors["new_password"] = "Use at most 256 characters."
-		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "account", p)
 		return
 	}
-	updated, err := s.d.accounts.ChangePassword(r.Context(), u.ID, current, next, s.meta(r))
+	updated, err := s.d.accounts.ChangePassword(r.Context(), u.ID, current, next, s.k.Meta(r))
 	var verr *account.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		p.Errors = verr.Fields
-		s.show(w, r, http.StatusUnprocessableEntity, "account", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "account", p)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	sess := session.FromContext(r.Context())
 	sess.Login(strconv.FormatInt(u.ID, 10), sess.Remember())
 	if _, err := s.d.sessions.RevokeAll(r.Context(), strconv.FormatInt(u.ID, 10), sess.Handle()); err != nil && !errors.Is(err, session.ErrNotSupported) {
 		// The cut-off already refuses the other sessions; deleting them is tidying.
-		logger(r.Context()).Warn("revoke other sessions", "err", err)
+		kit.Logger(r.Context()).Warn("revoke other sessions", "err", err)
 	}
 	s.d.afterPasswordChange(r.Context(), updated)
-	flash(r, "success", "Your password was changed. You were signed out everywhere else.")
+	kit.Flash(r, "success", "Your password was changed. You were signed out everywhere else.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
-func describeAgent(ua string) (browser, os string) {
-	if ua == "" {
-		return "Unknown browser", "unknown system"
-	}
-	p := useragent.Parse(ua)
-	browser, os = p.Name, p.OS
-	if browser == "" {
-		browser = "Unknown browser"
-	}
-	if p.Version != "" {
-		if major, _, ok := cutDot(p.Version); ok {
-			browser += " " + major
-		}
-	}
-	if os == "" {
-		os = "unknown system"
-	}
-	return browser, os
-}
-
-func cutDot(v string) (string, string, bool) {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '.' {
-			return v[:i], v[i+1:], true
-		}
-	}
-	return v, "", v != ""
-}
-
 func rowFromInfo(in session.Info, current string) web.SessionRow {
-	b, o := describeAgent(in.UserAgent)
+	b, o := kit.DescribeAgent(in.UserAgent)
 	return web.SessionRow{Handle: in.Handle, Browser: b, OS: o, IP: in.IP, CreatedAt: in.CreatedAt,
 		LastSeen: in.LastSeen, Current: in.Handle == current, Remember: in.Remember}
 }
 
 func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	sess := session.FromContext(r.Context())
-	p := s.page(r, "Your sessions")
+	p := s.k.Page(r, "Your sessions")
 	data := web.Sessions{CanList: true}
 	infos, err := s.d.sessions.List(r.Context(), strconv.FormatInt(u.ID, 10))
 	switch {
@@ -104,7 +75,7 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) {
 		data.CurrentOnly = rowFromInfo(sess.Info(), sess.Handle())
 		data.CurrentOnly.Current = true
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	for _, in := range infos {
@@ -121,41 +92,41 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) {
 		return a.LastSeen.After(b.LastSeen)
 	})
 	p.Data = data
-	s.show(w, r, http.StatusOK, "sessions", p)
+	s.k.Show(w, r, http.StatusOK, "sessions", p)
 }
 
 // revokeSession ends one of the user's sessions, found by its handle.
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	sess := session.FromContext(r.Context())
 	handle := r.PostForm.Get("session_id")
 	if !session.ValidHandle(handle) {
-		s.errorPage(w, r, http.StatusBadRequest, "That session id is not valid.")
+		s.k.ErrorPage(w, r, http.StatusBadRequest, "That session id is not valid.")
 		return
 	}
 	err := s.d.sessions.RevokeOne(r.Context(), strconv.FormatInt(u.ID, 10), handle)
 	switch {
 	case errors.Is(err, session.ErrNotFound):
-		flash(r, "info", "That session had already ended.")
+		kit.Flash(r, "info", "That session had already ended.")
 	case errors.Is(err, session.ErrNotSupported):
-		s.errorPage(w, r, http.StatusBadRequest, "This server cannot end single sessions; use “Sign out everywhere else”.")
+		s.k.ErrorPage(w, r, http.StatusBadRequest, "This server cannot end single sessions; use “Sign out everywhere else”.")
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	default:
 		_ = s.d.accounts.Record(r.Context(), account.Event{Name: account.EventLogout, Outcome: account.OutcomeSuccess,
-			UserID: u.ID, IP: s.d.clientIP(r), UserAgent: r.UserAgent(), Detail: "session ended from the sessions page"})
+			UserID: u.ID, IP: s.k.IP(r), UserAgent: r.UserAgent(), Detail: "session ended from the sessions page"})
 		if handle == sess.Handle() {
 			sess.Destroy()
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		flash(r, "success", "The session was ended.")
+		kit.Flash(r, "success", "The session was ended.")
 	}
 	http.Redirect(w, r, "/account/sessions", http.StatusSeeOther)
 }
@@ -163,17 +134,17 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 // revokeOtherSessions ends every session of the user but this one, on every
 // store: the per-user cut-off catches even encrypted-cookie sessions.
 func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
-	u, _ := userFrom(r.Context())
+	u, _ := kit.UserFrom(r.Context())
 	sess := session.FromContext(r.Context())
-	if _, err := s.d.accounts.RevokeSessions(r.Context(), u.ID, s.meta(r)); err != nil {
-		s.fail(w, r, err)
+	if _, err := s.d.accounts.RevokeSessions(r.Context(), u.ID, s.k.Meta(r)); err != nil {
+		s.k.Fail(w, r, err)
 		return
 	}
 	sess.Login(strconv.FormatInt(u.ID, 10), sess.Remember())
 	if _, err := s.d.sessions.RevokeAll(r.Context(), strconv.FormatInt(u.ID, 10), sess.Handle()); err != nil && !errors.Is(err, session.ErrNotSupported) {
-		logger(r.Context()).Warn("revoke other sessions", "err", err)
+		kit.Logger(r.Context()).Warn("revoke other sessions", "err", err)
 	}
-	flash(r, "success", "You were signed out everywhere else.")
+	kit.Flash(r, "success", "You were signed out everywhere else.")
 	http.Redirect(w, r, "/account/sessions", http.StatusSeeOther)
 }
 
@@ -181,19 +152,19 @@ func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
 const adminUsersPageSize = 50
 
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
 	q := r.Form.Get("q")
-	if len(q) > maxEmailField {
-		q = q[:maxEmailField]
+	if len(q) > kit.MaxEmailField {
+		q = q[:kit.MaxEmailField]
 	}
 	page, _ := strconv.Atoi(r.Form.Get("page"))
 	page = max(page, 1)
 	res, err := s.d.accounts.ListUsers(r.Context(), page, adminUsersPageSize, q)
 	if err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	data := web.AdminUsers{}
@@ -206,7 +177,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 			EmailVerified: u.EmailVerified(), Disabled: u.Disabled(), CreatedAt: u.CreatedAt})
 	}
 	link := func(n int) string {
-		return "/admin/users?" + urlValues("q", q, "page", strconv.Itoa(n))
+		return "/admin/users?" + kit.URLValues("q", q, "page", strconv.Itoa(n))
 	}
 	if page > 1 {
 		data.PrevURL = link(page - 1)
@@ -214,60 +185,51 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	if page < res.Pages() {
 		data.NextURL = link(page + 1)
 	}
-	p := s.page(r, "Users")
+	p := s.k.Page(r, "Users")
 	p.Form["q"] = q
 	p.Data = data
-	s.show(w, r, http.StatusOK, "admin_users", p)
+	s.k.Show(w, r, http.StatusOK, "admin_users", p)
 }
 
 func (s *Server) adminDisable(w http.ResponseWriter, r *http.Request) { s.adminSetDisabled(w, r, true) }
 func (s *Server) adminEnable(w http.ResponseWriter, r *http.Request)  { s.adminSetDisabled(w, r, false) }
 
-func pathID(r *http.Request) (int64, bool) {
-	v := r.PathValue("id")
-	if len(v) > 19 {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	return id, err == nil && id > 0
-}
-
 // adminSetDisabled disables or enables an account. Disabling ends every
 // session and token of the user at once.
 func (s *Server) adminSetDisabled(w http.ResponseWriter, r *http.Request, disabled bool) {
-	admin, _ := userFrom(r.Context())
-	id, ok := pathID(r)
+	admin, _ := kit.UserFrom(r.Context())
+	id, ok := kit.PathID(r)
 	if !ok {
-		s.errorPage(w, r, http.StatusNotFound, "")
+		s.k.ErrorPage(w, r, http.StatusNotFound, "")
 		return
 	}
-	if err := s.d.accounts.SetDisabled(r.Context(), admin, id, disabled, s.meta(r)); err != nil {
-		s.fail(w, r, err)
+	if err := s.d.accounts.SetDisabled(r.Context(), admin, id, disabled, s.k.Meta(r)); err != nil {
+		s.k.Fail(w, r, err)
 		return
 	}
 	if disabled {
-		s.d.endAllSessions(r.Context(), id)
-		flash(r, "success", "The account was disabled and its sessions ended.")
+		s.k.EndAllSessions(r.Context(), id)
+		kit.Flash(r, "success", "The account was disabled and its sessions ended.")
 	} else {
-		flash(r, "success", "The account was enabled.")
+		kit.Flash(r, "success", "The account was enabled.")
 	}
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
 // adminRevokeSessions ends every session and API token of a user.
 func (s *Server) adminRevokeSessions(w http.ResponseWriter, r *http.Request) {
-	admin, _ := userFrom(r.Context())
-	id, ok := pathID(r)
+	admin, _ := kit.UserFrom(r.Context())
+	id, ok := kit.PathID(r)
 	if !ok {
-		s.errorPage(w, r, http.StatusNotFound, "")
+		s.k.ErrorPage(w, r, http.StatusNotFound, "")
 		return
 	}
-	if _, err := s.d.accounts.RevokeSessions(r.Context(), id, s.meta(r)); err != nil {
-		s.fail(w, r, err)
+	if _, err := s.d.accounts.RevokeSessions(r.Context(), id, s.k.Meta(r)); err != nil {
+		s.k.Fail(w, r, err)
 		return
 	}
-	s.d.endAllSessions(r.Context(), id)
+	s.k.EndAllSessions(r.Context(), id)
 	_ = admin
-	flash(r, "success", "Every session of that user was ended.")
+	kit.Flash(r, "success", "Every session of that user was ended.")
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }

@@ -12,31 +12,24 @@ import (
 	"github.com/gatehouse/gatehouse/session"
 )
 
-// Field length limits, checked before any work is done.
-const (
-	maxEmailField    = 320
-	maxPasswordField = 1024 // the policy allows 256 characters; NFKC may grow them
-	maxNameField     = 256
-)
-
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	s.show(w, r, http.StatusOK, "home", s.page(r, "Welcome"))
+	s.k.Show(w, r, http.StatusOK, "home", s.k.Page(r, "Welcome"))
 }
 
 func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
-	if _, ok := userFrom(r.Context()); ok {
+	if _, ok := kit.UserFrom(r.Context()); ok {
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return
 	}
-	s.show(w, r, http.StatusOK, "register", s.page(r, "Create an account"))
+	s.k.Show(w, r, http.StatusOK, "register", s.k.Page(r, "Create an account"))
 }
 
 // register creates an account. An address that already has one gets exactly
 // the same answer (and its owner a notice by mail), so the form cannot be
 // used to find out who has an account.
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
 	in := account.RegisterInput{
@@ -44,48 +37,48 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Password:    r.PostForm.Get("password"),
 		DisplayName: strings.TrimSpace(r.PostForm.Get("display_name")),
 	}
-	p := s.page(r, "Create an account")
+	p := s.k.Page(r, "Create an account")
 	p.Form["email"], p.Form["display_name"] = in.Email, in.DisplayName
-	if len(in.Email) > maxEmailField || len(in.Password) > maxPasswordField || len(in.DisplayName) > maxNameField {
+	if len(in.Email) > kit.MaxEmailField || len(in.Password) > kit.MaxPasswordField || len(in.DisplayName) > kit.MaxNameField {
 		p.Errors["email"] = "One of the fields is far too long."
-		s.show(w, r, http.StatusUnprocessableEntity, "register", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "register", p)
 		return
 	}
-	if err := s.d.allowIP(w, r, "register"); err != nil {
-		s.refuse(w, r, err, 0)
+	if err := s.k.Guard().AllowIP(w, r, "register"); err != nil {
+		s.k.Refuse(w, r, err, 0)
 		return
 	}
-	reg, err := s.d.accounts.Register(r.Context(), in, s.meta(r))
+	reg, err := s.d.accounts.Register(r.Context(), in, s.k.Meta(r))
 	var verr *account.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		p.Errors = verr.Fields
-		s.show(w, r, http.StatusUnprocessableEntity, "register", p)
+		s.k.Show(w, r, http.StatusUnprocessableEntity, "register", p)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	s.d.afterRegister(r.Context(), reg)
-	flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
+	kit.Flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
 	next := kit.SafeNext(r.Form.Get("next"))
-	if _, ok := userFrom(r.Context()); ok {
+	if _, ok := kit.UserFrom(r.Context()); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	p := s.page(r, "Sign in")
+	p := s.k.Page(r, "Sign in")
 	if next != kit.DefaultNext {
 		p.Form["next"] = next
 	}
-	s.show(w, r, http.StatusOK, "login", p)
+	s.k.Show(w, r, http.StatusOK, "login", p)
 }
 
 // genericLoginError is the one message for every failed sign-in.
@@ -94,15 +87,15 @@ const genericLoginError = "The email address or password is not correct."
 // login checks the credentials. Every failure (unknown email, wrong password,
 // disabled account) answers 401 with one message after the same work.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r, maxFormBytes); err != nil {
-		s.formError(w, r, err)
+	if err := kit.ParseForm(w, r, kit.MaxFormBytes); err != nil {
+		s.k.FormError(w, r, err)
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pw := r.PostForm.Get("password")
 	remember := r.PostForm.Get("remember") == "on"
 	next := kit.SafeNext(r.PostForm.Get("next"))
-	p := s.page(r, "Sign in")
+	p := s.k.Page(r, "Sign in")
 	p.Form["email"] = email
 	if next != kit.DefaultNext {
 		p.Form["next"] = next
@@ -110,17 +103,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if remember {
 		p.Form["remember"] = "on"
 	}
-	if len(email) > maxEmailField || len(pw) > maxPasswordField {
+	if len(email) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField {
 		p.Error = genericLoginError
-		s.show(w, r, http.StatusUnauthorized, "login", p)
+		s.k.Show(w, r, http.StatusUnauthorized, "login", p)
 		return
 	}
-	release, retryAfter, err := s.d.loginGate(r.Context(), r, email)
+	release, retryAfter, err := s.k.Guard().LoginGate(r.Context(), r, email)
 	if err != nil {
-		s.refuse(w, r, err, retryAfter)
+		s.k.Refuse(w, r, err, retryAfter)
 		return
 	}
-	u, err := s.d.accounts.Authenticate(r.Context(), email, pw, s.meta(r))
+	u, err := s.d.accounts.Authenticate(r.Context(), email, pw, s.k.Meta(r))
 	if err == nil || errors.Is(err, account.ErrInvalidCredentials) {
 		// A busy hasher or a lost connection is not a wrong password: it
 		// neither feeds the backoff nor counts as a failure.
@@ -129,55 +122,49 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
 		p.Error = genericLoginError
-		s.show(w, r, http.StatusUnauthorized, "login", p)
+		s.k.Show(w, r, http.StatusUnauthorized, "login", p)
 		return
 	case err != nil:
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	if s.cfg.UnverifiedLogin == "deny" && !u.EmailVerified() {
 		p.Error = "Please confirm your email address first: follow the link we sent you."
-		s.show(w, r, http.StatusForbidden, "login", p)
+		s.k.Show(w, r, http.StatusForbidden, "login", p)
 		return
 	}
 	sess := session.FromContext(r.Context())
-	need2FA, err := s.d.needsSecondFactor(r.Context(), u)
+	need2FA, err := s.d.tf.Needs(r.Context(), u)
 	if err != nil {
-		s.fail(w, r, err)
+		s.k.Fail(w, r, err)
 		return
 	}
 	if need2FA {
-		s.startSecondFactor(w, r, sess, u, remember, next)
+		s.d.tf.Start(w, r, sess, u, remember, next)
 		return
 	}
-	s.completeLogin(w, r, sess, u, remember, next)
+	s.d.completeLogin(w, r, sess, u, remember, next, kit.AMRPassword)
 }
 
-// completeLogin turns the session into a signed-in one with a fresh id.
-func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, sess *session.Session, u account.User, remember bool, next string) {
+// completeLogin turns the session into a signed-in one with a fresh id,
+// recording how it signed in (amr, RFC 8176 values).
+func (d *deps) completeLogin(w http.ResponseWriter, r *http.Request, sess *session.Session, u account.User, remember bool, next string, amr ...string) {
 	sess.Login(strconv.FormatInt(u.ID, 10), remember)
-	s.d.afterLogin(r.Context(), r, u)
+	kit.SetAMR(r, amr...)
+	d.afterLogin(r.Context(), r, u)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 // logout ends this session on the server and asks the browser to forget it.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
-	if u, ok := userFrom(r.Context()); ok {
+	if u, ok := kit.UserFrom(r.Context()); ok {
 		_ = s.d.accounts.Record(r.Context(), account.Event{Name: account.EventLogout, Outcome: account.OutcomeSuccess,
-			UserID: u.ID, IP: s.d.clientIP(r), UserAgent: r.UserAgent()})
+			UserID: u.ID, IP: s.k.IP(r), UserAgent: r.UserAgent()})
 	}
 	if sess != nil {
 		sess.Destroy()
 	}
 	secheaders.ClearSiteData(w)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
-}
-
-// tooMany answers 429 for a refused rate limit.
-func (s *Server) tooMany(w http.ResponseWriter, r *http.Request) {
-	if w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "60")
-	}
-	s.errorPage(w, r, http.StatusTooManyRequests, "")
 }

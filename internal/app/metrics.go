@@ -115,7 +115,14 @@ func (m *metrics) observeHashWait(waited time.Duration, admitted bool) {
 	}
 }
 
-func (m *metrics) signin(outcome string)    { m.signins.WithLabelValues(outcome).Inc() }
+func (m *metrics) signin(outcome string) { m.signins.WithLabelValues(outcome).Inc() }
+
+// RateLimited counts a request refused by the named limit (kit.Metrics).
+func (m *metrics) RateLimited(limit string) { m.rateLimited(limit) }
+
+// StoreError counts a failure of the named store (kit.Metrics).
+func (m *metrics) StoreError(store string) { m.storeError(store) }
+
 func (m *metrics) rateLimited(limit string) { m.refusals.WithLabelValues(limit).Inc() }
 func (m *metrics) storeError(store string)  { m.storeErrs.WithLabelValues(store).Inc() }
 
@@ -164,7 +171,7 @@ func (m *metrics) requestMetrics(method, path string, status int) *requestMetric
 // knownRoutes are the paths that get their own label; everything else is
 // "other", so attackers cannot grow the series without bound.
 var knownRoutes = map[string]bool{
-	"/": true, "/register": true, "/login": true, "/login/2fa": true, "/logout": true, "/dashboard": true,
+	"/": true, "/register": true, "/login": true, "/login/2fa": true, "/login/step-up": true, "/logout": true, "/dashboard": true,
 	"/account": true, "/account/password": true, "/account/email": true, "/account/sessions": true,
 	"/account/sessions/revoke": true, "/account/sessions/revoke-others": true, "/account/2fa": true,
 	"/account/2fa/totp/setup": true, "/account/2fa/totp/confirm": true, "/account/2fa/disable": true,

@@ -1,10 +1,10 @@
 package app
 
 import (
-	"mime"
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
@@ -22,25 +22,41 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /login", http.HandlerFunc(s.login))
 	pages.Handle("POST /logout", http.HandlerFunc(s.logout))
 
-	pages.Handle("GET /dashboard", s.requireLogin(http.HandlerFunc(s.dashboard)))
-	pages.Handle("GET /account", s.requireLogin(http.HandlerFunc(s.accountPage)))
-	pages.Handle("POST /account/password", s.requireLogin(http.HandlerFunc(s.changePassword)))
-	pages.Handle("GET /account/sessions", s.requireLogin(http.HandlerFunc(s.sessionsPage)))
-	pages.Handle("POST /account/sessions/revoke", s.requireLogin(http.HandlerFunc(s.revokeSession)))
-	pages.Handle("POST /account/sessions/revoke-others", s.requireLogin(http.HandlerFunc(s.revokeOtherSessions)))
+	pages.Handle("GET /dashboard", s.k.RequireLogin(http.HandlerFunc(s.dashboard)))
+	pages.Handle("GET /account", s.k.RequireLogin(http.HandlerFunc(s.accountPage)))
+	pages.Handle("POST /account/password", s.k.RequireLogin(http.HandlerFunc(s.changePassword)))
+	pages.Handle("GET /account/sessions", s.k.RequireLogin(http.HandlerFunc(s.sessionsPage)))
+	pages.Handle("POST /account/sessions/revoke", s.k.RequireLogin(http.HandlerFunc(s.revokeSession)))
+	pages.Handle("POST /account/sessions/revoke-others", s.k.RequireLogin(http.HandlerFunc(s.revokeOtherSessions)))
 
-	pages.Handle("GET /admin/users", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminUsers)))
-	pages.Handle("POST /admin/users/{id}/disable", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminDisable)))
-	pages.Handle("POST /admin/users/{id}/enable", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminEnable)))
-	pages.Handle("POST /admin/users/{id}/revoke-sessions", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminRevokeSessions)))
+	pages.Handle("GET /admin/users", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminUsers)))
+	pages.Handle("POST /admin/users/{id}/disable", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminDisable)))
+	pages.Handle("POST /admin/users/{id}/enable", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminEnable)))
+	pages.Handle("POST /admin/users/{id}/revoke-sessions", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminRevokeSessions)))
 
-	auth := s.requireLogin
-	admin := func(h http.Handler) http.Handler { return s.requireRole(account.RoleAdmin, h) }
-	s.routes2FA(pages, auth)
+	auth := s.k.RequireLogin
+	admin := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
+	fn := func(f func(http.ResponseWriter, *http.Request)) http.Handler { return http.HandlerFunc(f) }
+
+	// Two-factor sign-in: internal/twofactor. The second sign-in step is
+	// reached without a signed-in user (the session only holds the pending
+	// sign-in); step-up by a signed-in one-factor session.
+	tf := s.d.tf
+	pages.Handle("GET /login/2fa", fn(tf.LoginForm))
+	pages.Handle("POST /login/2fa", fn(tf.Login))
+	pages.Handle("GET /login/step-up", fn(tf.StepUpForm))
+	pages.Handle("POST /login/step-up", fn(tf.StepUp))
+	pages.Handle("GET /account/2fa", auth(fn(tf.Status)))
+	pages.Handle("POST /account/2fa/totp/setup", auth(fn(tf.Setup)))
+	pages.Handle("POST /account/2fa/totp/confirm", auth(fn(tf.Confirm)))
+	pages.Handle("POST /account/2fa/recovery-codes", auth(fn(tf.RecoveryCodes)))
+	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
+	pages.Handle("POST /admin/users/{id}/reset-2fa", admin(fn(tf.AdminReset)))
+
 	s.routesEmail(pages, auth)
 	s.routesActivity(pages, auth, admin)
 
-	browser := s.headers.Handler(s.d.sessions.Handler(s.loadUser(s.formGuard(s.withErrorPages(pages, s.csrf.Handler(pages))))))
+	browser := s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(s.k.FormGuard(s.withErrorPages(pages, s.k.CSRF().Handler(pages))))))
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", http.HandlerFunc(s.healthz))
@@ -51,9 +67,9 @@ func (s *Server) routes() http.Handler {
 	s.routesAPI(root)
 	s.routesAvatar(pages, root, auth)
 
-	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
+	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
 	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)
-	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.handler(root)))))
+	return kit.RequestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.handler(root)))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,
@@ -84,7 +100,7 @@ func (s *Server) withErrorPages(mux *http.ServeMux, next http.Handler) http.Hand
 			w.WriteHeader(status)
 			return
 		}
-		s.errorPage(w, r, status, "")
+		s.k.ErrorPage(w, r, status, "")
 	})
 }
 
@@ -97,29 +113,6 @@ type statusProbe struct {
 func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(code int)        { p.status = code }
-
-// maxUploadBytes bounds a multipart body (a profile picture and its form).
-const maxUploadBytes = 3 << 20
-
-// formGuard reads and checks every form before CSRF protection or a handler
-// sees it: bounded size (413), one value per field and valid UTF-8 (400), and
-// only form encodings on browser routes (415).
-func (s *Server) formGuard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-				r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		if err := parseForm(w, r, maxFormBytes); err != nil {
-			s.formError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // limitHeaders refuses absurdly long request targets before routing.
 func limitHeaders(next http.Handler) http.Handler {
