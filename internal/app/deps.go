@@ -13,7 +13,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/emailflow"
 	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/password"
@@ -46,7 +48,7 @@ type deps struct {
 	guard    *guard
 	kit      *kit.Kit
 	tf       *twofactor.Feature
-	email    *emailFeature
+	email    *emailflow.Feature
 	api      *apiFeature
 	avatars  *avatarFeature
 	metrics  *metrics
@@ -62,6 +64,10 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// mailWorkerTweak, when set (by tests only, before the server starts),
+// adjusts the mail worker, e.g. to poll and retry within milliseconds.
+var mailWorkerTweak func(w *mail.Worker)
 
 // openDeps opens the database, keys, hashing pool, session store and
 // limiters described by cfg. It does not migrate the database.
@@ -144,6 +150,18 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
+	d.email, err = emailflow.New(emailflow.Config{Kit: d.kit, DB: d.db, Keys: d.keys, Dev: cfg.Dev, BaseURL: cfg.BaseURL,
+		SMTPURL: cfg.SMTPURL, MailFrom: cfg.MailFrom, ResetTTL: cfg.ResetTTL, VerifyTTL: cfg.VerifyTTL,
+		Now: func() time.Time { return d.now() }, Log: log,
+		WorkerTweak: func(w *mail.Worker) {
+			if mailWorkerTweak != nil {
+				mailWorkerTweak(w)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
 		Service: account.NewTwoFactor(account.TwoFactorConfig{
 			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
@@ -151,12 +169,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		}),
 		Now:           func() time.Time { return d.now() },
 		CompleteLogin: d.completeLogin,
-		Notify:        d.securityNotice,
+		Notify:        d.email.SecurityNotice,
 	})
 	if err != nil {
-		return nil, err
-	}
-	if d.email, err = newEmailFeature(d); err != nil {
 		return nil, err
 	}
 	if d.api, err = newAPIFeature(d); err != nil {

@@ -52,7 +52,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		// The cut-off already refuses the other sessions; deleting them is tidying.
 		kit.Logger(r.Context()).Warn("revoke other sessions", "err", err)
 	}
-	s.d.afterPasswordChange(r.Context(), updated)
+	s.d.email.AfterPasswordChange(r.Context(), updated)
 	kit.Flash(r, "success", "Your password was changed. You were signed out everywhere else.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }

@@ -59,7 +59,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.k.Fail(w, r, err)
 		return
 	}
-	s.d.afterRegister(r.Context(), reg)
+	s.d.email.AfterRegister(r.Context(), reg)
 	kit.Flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -151,7 +151,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 func (d *deps) completeLogin(w http.ResponseWriter, r *http.Request, sess *session.Session, u account.User, remember bool, next string, amr ...string) {
 	sess.Login(strconv.FormatInt(u.ID, 10), remember)
 	kit.SetAMR(r, amr...)
-	d.afterLogin(r.Context(), r, u)
+	d.email.AfterLogin(r.Context(), r, u)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

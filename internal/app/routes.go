@@ -53,7 +53,20 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
 	pages.Handle("POST /admin/users/{id}/reset-2fa", admin(fn(tf.AdminReset)))
 
-	s.routesEmail(pages, auth)
+	// Email flows: internal/emailflow.
+	mail := s.d.email
+	pages.Handle("GET /verify-email", fn(mail.VerifyForm))
+	pages.Handle("POST /verify-email", fn(mail.Verify))
+	pages.Handle("POST /verify-email/resend", auth(fn(mail.Resend)))
+	pages.Handle("GET /password/forgot", fn(mail.ForgotForm))
+	pages.Handle("POST /password/forgot", fn(mail.Forgot))
+	pages.Handle("GET /password/reset", fn(mail.ResetForm))
+	pages.Handle("POST /password/reset", fn(mail.Reset))
+	pages.Handle("POST /account/email", auth(fn(mail.Change)))
+	pages.Handle("GET /account/email/confirm", fn(mail.ConfirmForm))
+	pages.Handle("POST /account/email/confirm", fn(mail.Confirm))
+	pages.Handle("GET /dev/outbox", fn(mail.DevOutbox))
+
 	s.routesActivity(pages, auth, admin)
 
 	browser := s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(s.k.FormGuard(s.withErrorPages(pages, s.k.CSRF().Handler(pages))))))
