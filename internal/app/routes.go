@@ -3,6 +3,9 @@ package app
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
+	adminpkg "github.com/gatehouse/gatehouse/internal/admin"
+
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
@@ -28,11 +31,6 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("GET /account/sessions", s.k.RequireLogin(http.HandlerFunc(s.sessionsPage)))
 	pages.Handle("POST /account/sessions/revoke", s.k.RequireLogin(http.HandlerFunc(s.revokeSession)))
 	pages.Handle("POST /account/sessions/revoke-others", s.k.RequireLogin(http.HandlerFunc(s.revokeOtherSessions)))
-
-	pages.Handle("GET /admin/users", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminUsers)))
-	pages.Handle("POST /admin/users/{id}/disable", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminDisable)))
-	pages.Handle("POST /admin/users/{id}/enable", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminEnable)))
-	pages.Handle("POST /admin/users/{id}/revoke-sessions", s.k.RequireRole(account.RoleAdmin, http.HandlerFunc(s.adminRevokeSessions)))
 
 	auth := s.k.RequireLogin
 	admin := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
@@ -67,7 +65,17 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/email/confirm", fn(mail.Confirm))
 	pages.Handle("GET /dev/outbox", fn(mail.DevOutbox))
 
-	s.routesActivity(pages, auth, admin)
+	// Activity and audit views: internal/activity.
+	activity := activity.New(s.k)
+	pages.Handle("GET /account/activity", auth(fn(activity.Activity)))
+	pages.Handle("GET /admin/audit", admin(fn(activity.Audit)))
+
+	// Administration: internal/admin.
+	users := adminpkg.New(s.k)
+	pages.Handle("GET /admin/users", admin(fn(users.Users)))
+	pages.Handle("POST /admin/users/{id}/disable", admin(fn(users.Disable)))
+	pages.Handle("POST /admin/users/{id}/enable", admin(fn(users.Enable)))
+	pages.Handle("POST /admin/users/{id}/revoke-sessions", admin(fn(users.RevokeSessions)))
 
 	browser := s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(s.k.FormGuard(s.withErrorPages(pages, s.k.CSRF().Handler(pages))))))
 

@@ -1,4 +1,8 @@
-package app
+// Package activity is the activity and audit feature: a user's own recent
+// activity (/account/activity) and the administrators' audit search
+// (/admin/audit). It imports the kit, internal/account, internal/web and
+// ring 1; never another feature or internal/app.
+package activity
 
 import (
 	"context"
@@ -14,13 +18,16 @@ import (
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
-// Audit views: a user's own activity and the admins' audit search.
-
-// routesActivity adds /account/activity and /admin/audit.
-func (s *Server) routesActivity(pages *http.ServeMux, auth func(http.Handler) http.Handler, admin func(http.Handler) http.Handler) {
-	pages.Handle("GET /account/activity", auth(http.HandlerFunc(s.activityPage)))
-	pages.Handle("GET /admin/audit", admin(http.HandlerFunc(s.adminAudit)))
+// Feature serves the activity and audit pages.
+type Feature struct {
+	k *kit.Kit
 }
+
+// New builds the feature.
+func New(k *kit.Kit) *Feature { return &Feature{k: k} }
+
+// errBadTime is a time in the audit filter that cannot be read.
+var errBadTime = errors.New("activity: bad audit time")
 
 // Page sizes and the deepest page served: paging is by offset, so the
 // depth bounds the rows the database skips.
@@ -55,6 +62,7 @@ var eventDescriptions = map[string][2]string{ // name: {success, otherwise}
 	"2fa.reset":          {"Two-factor authentication reset by an administrator", "Two-factor reset failed"},
 	"refresh.reuse":      {"An API refresh token was used twice: its sessions were ended", "An API refresh token was used twice: its sessions were ended"},
 	"refresh.revoke":     {"API token revoked", "API token revocation failed"},
+	"login.step_up":      {"Confirmed a sign-in with a second factor", "Confirming a sign-in with a second factor failed"},
 }
 
 // knownEventNames lists the event names for the admin's filter.
@@ -94,17 +102,17 @@ func pageNumber(r *http.Request, max int) int {
 	return min(n, max)
 }
 
-// activityPage shows the signed-in user the recent events of their own
+// Activity shows the signed-in user the recent events of their own
 // account, newest first. Events done by someone else (an administrator)
 // show who acted, not their address or browser.
-func (s *Server) activityPage(w http.ResponseWriter, r *http.Request) {
+func (f *Feature) Activity(w http.ResponseWriter, r *http.Request) {
 	u, _ := kit.UserFrom(r.Context())
 	page := pageNumber(r, maxAuditPage)
-	events, err := s.d.accounts.ListAudit(r.Context(), account.AuditFilter{UserID: u.ID,
+	events, err := f.k.Accounts().ListAudit(r.Context(), account.AuditFilter{UserID: u.ID,
 		Limit: activityPageSize + 1, Offset: (page - 1) * activityPageSize})
 	if err != nil {
-		s.d.metrics.storeError("database")
-		s.k.Fail(w, r, err)
+		f.k.StoreError("database")
+		f.k.Fail(w, r, err)
 		return
 	}
 	data := web.Activity{}
@@ -128,9 +136,9 @@ func (s *Server) activityPage(w http.ResponseWriter, r *http.Request) {
 		}
 		data.Events = append(data.Events, row)
 	}
-	p := s.k.Page(r, "Recent activity")
+	p := f.k.Page(r, "Recent activity")
 	p.Data = data
-	s.k.Show(w, r, http.StatusOK, "activity", p)
+	f.k.Show(w, r, http.StatusOK, "activity", p)
 }
 
 // Bounds on the admin's audit filters.
@@ -150,7 +158,7 @@ type auditQuery struct {
 // parseAuditQuery reads the filters of /admin/audit. The user is an email
 // address or a numeric ID; times are UTC, as a date (2006-01-02) or a
 // date and time (2006-01-02T15:04); an until date includes that whole day.
-func (s *Server) parseAuditQuery(ctx context.Context, r *http.Request) (auditQuery, error) {
+func (f *Feature) parseAuditQuery(ctx context.Context, r *http.Request) (auditQuery, error) {
 	q := auditQuery{errors: map[string]string{}}
 	get := func(name string, max int) string {
 		v := strings.TrimSpace(r.Form.Get(name))
@@ -169,7 +177,7 @@ func (s *Server) parseAuditQuery(ctx context.Context, r *http.Request) (auditQue
 			}
 			q.filter.UserID = id
 		} else {
-			u, err := s.d.accounts.UserByEmail(ctx, q.user)
+			u, err := f.k.Accounts().UserByEmail(ctx, q.user)
 			switch {
 			case errors.Is(err, account.ErrNotFound):
 				q.errors["user"] = "No account has this email address."
@@ -235,7 +243,7 @@ func parseAuditTime(v string, endOfDay bool) (time.Time, error) {
 	}
 	if t, err := time.ParseInLocation("2006-01-02", v, time.UTC); err == nil {
 		if t.Year() < 1 || t.Year() > 9998 {
-			return time.Time{}, errors.New("app: bad audit time")
+			return time.Time{}, errBadTime
 		}
 		if endOfDay {
 			t = t.AddDate(0, 0, 1)
@@ -250,31 +258,31 @@ func parseAuditTime(v string, endOfDay bool) (time.Time, error) {
 			return t.UTC().Truncate(time.Second), nil
 		}
 	}
-	return time.Time{}, errors.New("app: bad audit time")
+	return time.Time{}, errBadTime
 }
 
-// adminAudit lets admins search the audit trail by user, event and time.
-func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
-	q, err := s.parseAuditQuery(r.Context(), r)
+// Audit lets admins search the audit trail by user, event and time.
+func (f *Feature) Audit(w http.ResponseWriter, r *http.Request) {
+	q, err := f.parseAuditQuery(r.Context(), r)
 	if err != nil {
-		s.k.Fail(w, r, err)
+		f.k.Fail(w, r, err)
 		return
 	}
-	p := s.k.Page(r, "Audit log")
+	p := f.k.Page(r, "Audit log")
 	p.Form["user"], p.Form["event"], p.Form["since"], p.Form["until"] = q.user, q.event, q.since, q.until
 	data := web.AdminAudit{EventNames: knownEventNames()}
 	p.Data = data
 	if len(q.errors) > 0 {
 		p.Errors = q.errors
-		s.k.Show(w, r, http.StatusUnprocessableEntity, "admin_audit", p)
+		f.k.Show(w, r, http.StatusUnprocessableEntity, "admin_audit", p)
 		return
 	}
 	page := pageNumber(r, maxAuditPage)
 	q.filter.Limit, q.filter.Offset = auditPageSize+1, (page-1)*auditPageSize
-	events, err := s.d.accounts.ListAudit(r.Context(), q.filter)
+	events, err := f.k.Accounts().ListAudit(r.Context(), q.filter)
 	if err != nil {
-		s.d.metrics.storeError("database")
-		s.k.Fail(w, r, err)
+		f.k.StoreError("database")
+		f.k.Fail(w, r, err)
 		return
 	}
 	link := func(n int) string {
@@ -289,7 +297,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	if page > 1 {
 		data.PrevURL = link(page - 1)
 	}
-	emails := s.auditEmails(r.Context(), events)
+	emails := f.auditEmails(r.Context(), events)
 	for _, e := range events {
 		b, o := kit.DescribeAgent(e.UserAgent)
 		data.Events = append(data.Events, web.AuditRow{ID: e.ID, At: e.At, UserID: e.UserID, User: emails[e.UserID],
@@ -297,12 +305,12 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 			IP: e.IP, Device: b + " on " + o, UserAgent: e.UserAgent, Detail: e.Detail})
 	}
 	p.Data = data
-	s.k.Show(w, r, http.StatusOK, "admin_audit", p)
+	f.k.Show(w, r, http.StatusOK, "admin_audit", p)
 }
 
 // auditEmails looks up the addresses of the users a page of events names
 // (at most two per event). A user since deleted has none.
-func (s *Server) auditEmails(ctx context.Context, events []account.Event) map[int64]string {
+func (f *Feature) auditEmails(ctx context.Context, events []account.Event) map[int64]string {
 	out := map[int64]string{}
 	for _, e := range events {
 		for _, id := range []int64{e.UserID, e.ActorID} {
@@ -310,7 +318,7 @@ func (s *Server) auditEmails(ctx context.Context, events []account.Event) map[in
 				continue
 			}
 			out[id] = ""
-			if u, err := s.d.accounts.UserByID(ctx, id); err == nil {
+			if u, err := f.k.Accounts().UserByID(ctx, id); err == nil {
 				out[id] = u.Email
 			}
 		}
