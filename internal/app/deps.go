@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/avatar"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/internal/emailflow"
 	"github.com/gatehouse/gatehouse/internal/kit"
@@ -50,7 +51,7 @@ type deps struct {
 	tf       *twofactor.Feature
 	email    *emailflow.Feature
 	api      *apiFeature
-	avatars  *avatarFeature
+	avatars  *avatar.Feature
 	metrics  *metrics
 	closers  []func() error
 }
@@ -177,7 +178,8 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if d.api, err = newAPIFeature(d); err != nil {
 		return nil, err
 	}
-	if d.avatars, err = newAvatarFeature(d); err != nil {
+	if d.avatars, err = avatar.New(avatar.Config{Kit: d.kit, Store: d.db.Avatars(), MaxBytes: cfg.AvatarMaxBytes,
+		Now: func() time.Time { return d.now() }}); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -86,7 +86,17 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	root.Handle("/", browser)
 	s.routesAPI(root)
-	s.routesAvatar(pages, root, auth)
+
+	// Profile pictures: internal/avatar. The upload is routed on root with
+	// its own chain (see avatar.Feature.Upload); the pages entry only makes
+	// the pages mux answer other methods with 405 (root's POST route is
+	// more specific than root's "/").
+	pics := s.d.avatars
+	upload := auth(fn(pics.Upload))
+	root.Handle("POST /account/avatar", s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(upload))))
+	pages.Handle("POST /account/avatar", upload)
+	pages.Handle("POST /account/avatar/delete", auth(fn(pics.Delete)))
+	root.Handle("GET /avatars/{id}", fn(pics.Serve))
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
 	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)

@@ -1,4 +1,4 @@
-package app
+package avatar
 
 import (
 	"bytes"
@@ -17,8 +17,10 @@ import (
 
 // Field names of the upload form.
 const (
-	avatarField = "avatar"
-	tokenField  = "csrf_token"
+	// Field is the picture's field.
+	Field = "avatar"
+	// TokenField is the CSRF token's field.
+	TokenField = "csrf_token"
 )
 
 // Bounds on the parts of an upload besides the picture.
@@ -72,7 +74,7 @@ func readAvatarForm(mr *multipart.Reader, maxBytes int64, onToken func(string) e
 		// is never used.
 		isFile := part.FileName() != ""
 		switch name := part.FormName(); {
-		case name == avatarField:
+		case name == Field:
 			if haveImage {
 				return avatarForm{}, errAvatarTwice
 			}
@@ -87,7 +89,7 @@ func readAvatarForm(mr *multipart.Reader, maxBytes int64, onToken func(string) e
 				return avatarForm{}, errAvatarEmpty
 			}
 			f.image = img
-		case name == tokenField && !isFile:
+		case name == TokenField && !isFile:
 			if haveTokn {
 				return avatarForm{}, kit.ErrRepeatedField
 			}
