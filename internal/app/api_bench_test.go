@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
 )
 
 // BenchmarkAPIMe measures GET /api/v1/me with a bearer token in process,
@@ -42,7 +43,7 @@ func BenchmarkAPIMe(b *testing.B) {
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var tr tokenResponse
+	var tr api.TokenResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || tr.AccessToken == "" {
 		b.Fatalf("token: %d %s", rec.Code, rec.Body)
 	}

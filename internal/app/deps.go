@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/avatar"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/internal/emailflow"
@@ -27,9 +28,6 @@ import (
 	"github.com/gatehouse/gatehouse/store/redisstore"
 	"github.com/redis/go-redis/v9"
 )
-
-// errBusy means the password hashing pool had no worker in time.
-var errBusy = password.ErrBusy
 
 // deps holds every long-lived component of an instance. The server and the
 // administration commands build it the same way.
@@ -50,7 +48,7 @@ type deps struct {
 	kit      *kit.Kit
 	tf       *twofactor.Feature
 	email    *emailflow.Feature
-	api      *apiFeature
+	api      *api.Feature
 	avatars  *avatar.Feature
 	metrics  *metrics
 	closers  []func() error
@@ -175,7 +173,10 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
-	if d.api, err = newAPIFeature(d); err != nil {
+	if d.api, err = api.New(api.Config{Kit: d.kit, DB: d.db, Keys: d.keys, Issuer: cfg.BaseURL.String(),
+		Audience: cfg.APIAudience, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		CORSOrigins: cfg.CORSOrigins, Now: func() time.Time { return d.now() }, Log: log,
+		NeedsSecondFactor: d.tf.Needs, CheckSecondFactor: d.tf.Check}); err != nil {
 		return nil, err
 	}
 	if d.avatars, err = avatar.New(avatar.Config{Kit: d.kit, Store: d.db.Avatars(), MaxBytes: cfg.AvatarMaxBytes,

@@ -9,11 +9,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/kit"
 )
 
-// Body limits. Forms are small; uploads have their own, larger limit.
-const (
-	maxJSONBytes   = 16 << 10
-	maxHeaderBytes = 16 << 10
-)
+// maxHeaderBytes bounds the request headers.
+const maxHeaderBytes = 16 << 10
 
 // statusWriter remembers the status a handler wrote, for logs and metrics.
 type statusWriter struct {

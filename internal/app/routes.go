@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/activity"
 	adminpkg "github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/api"
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/kit"
@@ -85,7 +86,14 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", web.Static())))
 	root.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	root.Handle("/", browser)
-	s.routesAPI(root)
+
+	// The JSON API: internal/api (api.Routes lists its routes; no session,
+	// no CSRF: bearer tokens only).
+	jsonAPI := s.headers.Handler(s.d.api.Handler())
+	root.Handle("/api/", jsonAPI)
+	for _, path := range api.Paths() {
+		root.Handle(path, jsonAPI) // GET /.well-known/jwks.json
+	}
 
 	// Profile pictures: internal/avatar. The upload is routed on root with
 	// its own chain (see avatar.Feature.Upload); the pages entry only makes

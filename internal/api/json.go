@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"bytes"
@@ -14,9 +14,12 @@ import (
 
 // JSON bodies and RFC 9457 problem answers of the JSON API.
 
-// problemType is one kind of API error: its RFC 9457 type, title and
+// maxJSONBytes bounds a JSON request body.
+const maxJSONBytes = 16 << 10
+
+// Problem is one kind of API error: its RFC 9457 type, title and
 // status, and the default detail. The texts never carry internal detail.
-type problemType struct {
+type Problem struct {
 	Type   string
 	Title  string
 	Status int
@@ -29,38 +32,38 @@ const problemBase = "urn:gatehouse:problem:"
 
 // The problems the API answers with. docs/openapi.yaml documents them.
 var (
-	problemInvalidToken = problemType{"about:blank", "Unauthorized", http.StatusUnauthorized,
+	ProblemInvalidToken = Problem{"about:blank", "Unauthorized", http.StatusUnauthorized,
 		"The access token is missing, invalid or expired."}
-	problemInvalidRefresh = problemType{"about:blank", "Unauthorized", http.StatusUnauthorized,
+	ProblemInvalidRefresh = Problem{"about:blank", "Unauthorized", http.StatusUnauthorized,
 		"The refresh token is invalid, expired or revoked. Sign in again."}
-	problemCredentials = problemType{problemBase + "invalid-credentials", "Invalid credentials", http.StatusUnauthorized,
+	ProblemCredentials = Problem{problemBase + "invalid-credentials", "Invalid credentials", http.StatusUnauthorized,
 		"The email address, password or code is not correct."}
-	problemSecondFactor = problemType{problemBase + "second-factor-required", "Second factor required", http.StatusUnauthorized,
+	ProblemSecondFactor = Problem{problemBase + "second-factor-required", "Second factor required", http.StatusUnauthorized,
 		"This account uses two-factor authentication: send the current code from the authenticator app, or a recovery code, in totp_code."}
-	problemUnverified = problemType{problemBase + "email-unverified", "Email address not verified", http.StatusForbidden,
+	ProblemUnverified = Problem{problemBase + "email-unverified", "Email address not verified", http.StatusForbidden,
 		"Verify your email first: follow the link we sent you, then ask for a token again."}
-	problemMalformed = problemType{problemBase + "malformed-json", "Malformed JSON body", http.StatusBadRequest,
+	ProblemMalformed = Problem{problemBase + "malformed-json", "Malformed JSON body", http.StatusBadRequest,
 		"The body must be a single JSON object whose values are strings."}
-	problemUnknownField = problemType{problemBase + "unknown-field", "Unknown field", http.StatusBadRequest, ""}
-	problemMissingField = problemType{problemBase + "missing-field", "Missing field", http.StatusBadRequest, ""}
-	problemMediaType    = problemType{"about:blank", "Unsupported Media Type", http.StatusUnsupportedMediaType,
+	ProblemUnknownField = Problem{problemBase + "unknown-field", "Unknown field", http.StatusBadRequest, ""}
+	ProblemMissingField = Problem{problemBase + "missing-field", "Missing field", http.StatusBadRequest, ""}
+	ProblemMediaType    = Problem{"about:blank", "Unsupported Media Type", http.StatusUnsupportedMediaType,
 		"Send the body as application/json."}
-	problemTooLarge = problemType{"about:blank", "Content Too Large", http.StatusRequestEntityTooLarge,
+	ProblemTooLarge = Problem{"about:blank", "Content Too Large", http.StatusRequestEntityTooLarge,
 		"The body is larger than 16 KiB."}
-	problemTooMany = problemType{"about:blank", "Too Many Requests", http.StatusTooManyRequests,
+	ProblemTooMany = Problem{"about:blank", "Too Many Requests", http.StatusTooManyRequests,
 		"Too many attempts. Wait as long as Retry-After says, then try again."}
-	problemNotFound = problemType{"about:blank", "Not Found", http.StatusNotFound,
+	ProblemNotFound = Problem{"about:blank", "Not Found", http.StatusNotFound,
 		"There is no API resource at this address."}
-	problemMethod = problemType{"about:blank", "Method Not Allowed", http.StatusMethodNotAllowed,
+	ProblemMethod = Problem{"about:blank", "Method Not Allowed", http.StatusMethodNotAllowed,
 		"This resource does not accept that method; see the Allow header."}
-	problemUnavailable = problemType{"about:blank", "Service Unavailable", http.StatusServiceUnavailable,
+	ProblemUnavailable = Problem{"about:blank", "Service Unavailable", http.StatusServiceUnavailable,
 		"The service is busy or briefly unavailable. Try again in a moment."}
-	problemInternal = problemType{"about:blank", "Internal Server Error", http.StatusInternalServerError,
+	ProblemInternal = Problem{"about:blank", "Internal Server Error", http.StatusInternalServerError,
 		"Something went wrong on our side. Try again."}
 )
 
-// problemBody is the JSON of a problem answer.
-type problemBody struct {
+// ProblemBody is the JSON of a problem answer.
+type ProblemBody struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
 	Status int    `json:"status"`
@@ -70,11 +73,11 @@ type problemBody struct {
 // writeProblem answers with p as application/problem+json; detail, if not
 // empty, replaces p's default detail. It must be a fixed text, never input
 // or an internal error.
-func writeProblem(w http.ResponseWriter, p problemType, detail string) {
+func writeProblem(w http.ResponseWriter, p Problem, detail string) {
 	if detail == "" {
 		detail = p.Detail
 	}
-	body, _ := json.Marshal(problemBody{Type: p.Type, Title: p.Title, Status: p.Status, Detail: detail})
+	body, _ := json.Marshal(ProblemBody{Type: p.Type, Title: p.Title, Status: p.Status, Detail: detail})
 	writeBody(w, p.Status, "application/problem+json", body)
 }
 
@@ -82,7 +85,7 @@ func writeProblem(w http.ResponseWriter, p problemType, detail string) {
 func writeJSON(w http.ResponseWriter, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeProblem(w, problemInternal, "")
+		writeProblem(w, ProblemInternal, "")
 		return
 	}
 	writeBody(w, http.StatusOK, "application/json", body)
@@ -102,7 +105,7 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 
 // invalidToken answers 401 with the one Bearer challenge and body that
 // every refused access or refresh token gets, whatever the reason.
-func invalidToken(w http.ResponseWriter, p problemType) {
+func invalidToken(w http.ResponseWriter, p Problem) {
 	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	writeProblem(w, p, "")
 }
@@ -202,30 +205,30 @@ func containsString(list []string, s string) bool {
 // with a problem and returns false.
 func readJSONFields(w http.ResponseWriter, r *http.Request, allowed ...string) (map[string]string, bool) {
 	if !isJSONMediaType(r.Header.Values("Content-Type")) {
-		writeProblem(w, problemMediaType, "")
+		writeProblem(w, ProblemMediaType, "")
 		return nil, false
 	}
 	if r.ContentLength > maxJSONBytes {
-		writeProblem(w, problemTooLarge, "")
+		writeProblem(w, ProblemTooLarge, "")
 		return nil, false
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeProblem(w, problemTooLarge, "")
+			writeProblem(w, ProblemTooLarge, "")
 		} else {
-			writeProblem(w, problemMalformed, "The body could not be read.")
+			writeProblem(w, ProblemMalformed, "The body could not be read.")
 		}
 		return nil, false
 	}
 	fields, err := decodeJSONFields(data, allowed...)
 	switch {
 	case errors.Is(err, errJSONUnknown):
-		writeProblem(w, problemUnknownField, "This endpoint accepts only the fields "+quoteList(allowed)+".")
+		writeProblem(w, ProblemUnknownField, "This endpoint accepts only the fields "+quoteList(allowed)+".")
 		return nil, false
 	case err != nil:
-		writeProblem(w, problemMalformed, jsonProblemDetails[err])
+		writeProblem(w, ProblemMalformed, jsonProblemDetails[err])
 		return nil, false
 	}
 	return fields, true
@@ -254,7 +257,7 @@ func isJSONMediaType(values []string) bool {
 func requireFields(w http.ResponseWriter, fields map[string]string, names ...string) bool {
 	for _, n := range names {
 		if strings.TrimSpace(fields[n]) == "" {
-			writeProblem(w, problemMissingField, "This endpoint needs the fields "+quoteList(names)+", each a non-empty string.")
+			writeProblem(w, ProblemMissingField, "This endpoint needs the fields "+quoteList(names)+", each a non-empty string.")
 			return false
 		}
 	}

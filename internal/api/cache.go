@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"context"
@@ -53,9 +53,9 @@ func (c *verifiedTokens) put(ring *keyring.Ring, token string, claims *apitoken.
 // verify checks an access token with the verifier, or finds it among the
 // tokens already verified under the current keys. The claims returned are
 // shared: callers must not modify them.
-func (a *apiFeature) verify(ctx context.Context, token string) (*apitoken.Claims, error) {
-	ring := a.d.keys.Ring()
-	if claims, ok := a.verified.get(ring, token, a.d.now()); ok {
+func (a *Feature) verify(ctx context.Context, token string) (*apitoken.Claims, error) {
+	ring := a.keysrc.Ring()
+	if claims, ok := a.verified.get(ring, token, a.now()); ok {
 		return claims, nil
 	}
 	claims, err := a.verifier.VerifyContext(ctx, token)

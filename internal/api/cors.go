@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"net/http"
@@ -32,7 +32,7 @@ func normalizeOrigin(o string) string {
 }
 
 // corsOrigin returns the request's Origin if it is on the allow-list.
-func (a *apiFeature) corsOrigin(r *http.Request) (string, bool) {
+func (a *Feature) corsOrigin(r *http.Request) (string, bool) {
 	vals := r.Header.Values("Origin")
 	if len(a.origins) == 0 || len(vals) != 1 || !a.origins[vals[0]] {
 		return "", false
@@ -42,7 +42,7 @@ func (a *apiFeature) corsOrigin(r *http.Request) (string, bool) {
 
 // cors answers preflight requests for the API paths (methods maps each path
 // to its methods) and adds CORS headers to the answers for allowed origins.
-func (a *apiFeature) cors(methods map[string][]string, next http.Handler) http.Handler {
+func (a *Feature) cors(methods map[string][]string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Add("Vary", "Origin")

@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"context"
@@ -9,9 +9,9 @@ import (
 	"github.com/gatehouse/gatehouse/keyring"
 )
 
-// jwtKeyPurpose is the keyring purpose of the JWT signing keys: each key of
+// JWTKeyPurpose is the keyring purpose of the JWT signing keys: each key of
 // the keys file yields an independent Ed25519 key for it.
-const jwtKeyPurpose = "jwt"
+const JWTKeyPurpose = "jwt"
 
 // ringKeys adapts the keys file to apitoken: the current key signs, every
 // key not retired verifies (and is published in the JWKS). A rotation
@@ -45,7 +45,7 @@ func (k *ringKeys) load() (*derivedKeys, error) {
 		return c, nil
 	}
 	cur := r.Current()
-	signing, err := apitoken.NewSigningKey(cur.ID, cur.Ed25519(jwtKeyPurpose).Seed())
+	signing, err := apitoken.NewSigningKey(cur.ID, cur.Ed25519(JWTKeyPurpose).Seed())
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (k *ringKeys) load() (*derivedKeys, error) {
 		if !key.Active() || key.ID == cur.ID {
 			continue
 		}
-		sk, err := apitoken.NewSigningKey(key.ID, key.Ed25519(jwtKeyPurpose).Seed())
+		sk, err := apitoken.NewSigningKey(key.ID, key.Ed25519(JWTKeyPurpose).Seed())
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/apitoken"
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/password"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -20,17 +21,17 @@ const maxCodeField = 64
 // eventAPIToken is the audit event of a token pair issued at sign-in.
 const eventAPIToken account.EventName = "api.token"
 
-// tokenResponse is the answer of /api/v1/token and /api/v1/token/refresh
+// TokenResponse is the answer of /api/v1/token and /api/v1/token/refresh
 // (RFC 6749 section 5.1).
-type tokenResponse struct {
+type TokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
 }
 
-// meResponse is the answer of /api/v1/me.
-type meResponse struct {
+// MeResponse is the answer of /api/v1/me.
+type MeResponse struct {
 	ID            int64     `json:"id"`
 	Email         string    `json:"email"`
 	EmailVerified bool      `json:"email_verified"`
@@ -44,52 +45,52 @@ type meResponse struct {
 // authentication, totp_code, and answers a token pair. It has the defences
 // of the sign-in form: the same rate limits and backoff, checked before the
 // password, and one answer for every wrong credential.
-func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
+func (a *Feature) apiToken(w http.ResponseWriter, r *http.Request) {
 	f, ok := readJSONFields(w, r, "email", "password", "totp_code")
 	if !ok || !requireFields(w, f, "email", "password") {
 		return
 	}
 	email, pw, code := strings.TrimSpace(f["email"]), f["password"], strings.TrimSpace(f["totp_code"])
 	if len(email) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField || len(code) > maxCodeField {
-		credentialsRefused(w, problemCredentials)
+		credentialsRefused(w, ProblemCredentials)
 		return
 	}
-	ctx, m := r.Context(), s.k.Meta(r)
-	release, retryAfter, err := s.k.Guard().LoginGate(ctx, r, email)
+	ctx, m := r.Context(), a.k.Meta(r)
+	release, retryAfter, err := a.k.Guard().LoginGate(ctx, r, email)
 	switch {
 	case errors.Is(err, kit.ErrLimiterDown):
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	case err != nil:
 		apiTooMany(w, retryAfter)
 		return
 	}
-	u, err := s.d.accounts.Authenticate(ctx, email, pw, m)
+	u, err := a.k.Accounts().Authenticate(ctx, email, pw, m)
 	if err == nil || errors.Is(err, account.ErrInvalidCredentials) {
 		release(err == nil) // a busy hasher is not a failed attempt
 	}
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
-		credentialsRefused(w, problemCredentials)
+		credentialsRefused(w, ProblemCredentials)
 		return
 	case err != nil:
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
 	amr := []string{"pwd"}
-	need, err := s.d.tf.Needs(ctx, u)
+	need, err := a.c.NeedsSecondFactor(ctx, u)
 	if err != nil {
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
 	if need {
 		if code == "" {
 			// Asked before the code is checked, so that a client
 			// discovering the requirement costs no attempt.
-			credentialsRefused(w, problemSecondFactor)
+			credentialsRefused(w, ProblemSecondFactor)
 			return
 		}
-		err := s.d.tf.Check(ctx, u, code, m)
+		err := a.c.CheckSecondFactor(ctx, u, code, m)
 		var limited *kit.SecondFactorLimitedError
 		switch {
 		case errors.As(err, &limited):
@@ -99,63 +100,63 @@ func (s *Server) apiToken(w http.ResponseWriter, r *http.Request) {
 			apiTooMany(w, time.Minute)
 			return
 		case errors.Is(err, kit.ErrSecondFactor):
-			credentialsRefused(w, problemCredentials)
+			credentialsRefused(w, ProblemCredentials)
 			return
 		case err != nil:
-			s.apiFail(w, r, err)
+			a.apiFail(w, r, err)
 			return
 		}
 		amr = append(amr, "otp", "mfa")
 	}
 	if !u.EmailVerified() {
-		writeProblem(w, problemUnverified, "")
+		writeProblem(w, ProblemUnverified, "")
 		return
 	}
-	if err := s.waitForCutoff(ctx, u); err != nil {
-		s.apiFail(w, r, err)
+	if err := a.waitForCutoff(ctx, u); err != nil {
+		a.apiFail(w, r, err)
 		return
 	}
-	authAt := s.now()
-	access, claims, err := s.d.api.issuer.Issue(strconv.FormatInt(u.ID, 10), accessExtra(u, authAt, amr))
+	authAt := a.now()
+	access, claims, err := a.issuer.Issue(strconv.FormatInt(u.ID, 10), accessExtra(u, authAt, amr))
 	if err != nil {
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
-	refresh, rec, err := s.d.api.refresh.Issue(ctx, u, authAt, amr)
+	refresh, rec, err := a.refresh.Issue(ctx, u, authAt, amr)
 	if err != nil {
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
-	_ = s.d.accounts.Record(ctx, account.Event{Name: eventAPIToken, Outcome: account.OutcomeSuccess, UserID: u.ID,
+	_ = a.k.Accounts().Record(ctx, account.Event{Name: eventAPIToken, Outcome: account.OutcomeSuccess, UserID: u.ID,
 		IP: m.IP, UserAgent: m.UserAgent, Detail: "refresh family " + rec.FamilyID + "; amr " + strings.Join(amr, " ")})
 	writeTokens(w, access, claims, refresh)
 }
 
 // apiRefresh trades a refresh token for a new pair. The presented token is
 // spent; presenting it again revokes its whole family.
-func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
+func (a *Feature) apiRefresh(w http.ResponseWriter, r *http.Request) {
 	f, ok := readJSONFields(w, r, "refresh_token")
 	if !ok || !requireFields(w, f, "refresh_token") {
 		return
 	}
-	api := s.d.api
-	u, refresh, rec, err := api.refresh.Rotate(r.Context(), f["refresh_token"], s.k.Meta(r))
+	api := a
+	u, refresh, rec, err := api.refresh.Rotate(r.Context(), f["refresh_token"], a.k.Meta(r))
 	switch {
 	case errors.Is(err, account.ErrRefreshInvalid), errors.Is(err, account.ErrRefreshReused):
 		kit.Logger(r.Context()).Info("api: refresh token refused", "reason", err.Error())
-		invalidToken(w, problemInvalidRefresh)
+		invalidToken(w, ProblemInvalidRefresh)
 		return
 	case err != nil:
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
-	if err := s.waitForCutoff(r.Context(), u); err != nil {
-		s.apiFail(w, r, err)
+	if err := a.waitForCutoff(r.Context(), u); err != nil {
+		a.apiFail(w, r, err)
 		return
 	}
 	access, claims, err := api.issuer.Issue(strconv.FormatInt(u.ID, 10), accessExtra(u, rec.AuthenticatedAt, rec.AMR))
 	if err != nil {
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return
 	}
 	writeTokens(w, access, claims, refresh)
@@ -164,13 +165,13 @@ func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 
 // apiRevoke revokes a refresh token and every token of its family. It
 // answers 204 whether or not the token existed (RFC 7009).
-func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) {
+func (a *Feature) apiRevoke(w http.ResponseWriter, r *http.Request) {
 	f, ok := readJSONFields(w, r, "refresh_token")
 	if !ok || !requireFields(w, f, "refresh_token") {
 		return
 	}
-	if err := s.d.api.refresh.Revoke(r.Context(), f["refresh_token"], s.k.Meta(r)); err != nil {
-		s.apiFail(w, r, err)
+	if err := a.refresh.Revoke(r.Context(), f["refresh_token"], a.k.Meta(r)); err != nil {
+		a.apiFail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -178,13 +179,13 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiMe describes the user of the access token.
-func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
-	u, _, ok := s.apiUser(w, r)
+func (a *Feature) apiMe(w http.ResponseWriter, r *http.Request) {
+	u, _, ok := a.apiUser(w, r)
 	if !ok {
 		return
 	}
 	// u comes from the user lookup, which also reports the second factor.
-	writeJSON(w, meResponse{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified(), DisplayName: u.DisplayName,
+	writeJSON(w, MeResponse{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified(), DisplayName: u.DisplayName,
 		Roles: roleNames(u), TwoFactor: u.TwoFactorEnabled, CreatedAt: u.CreatedAt.UTC().Truncate(time.Second)})
 }
 
@@ -192,18 +193,18 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 // refusal (no token, a token in the query string, a malformed header, an
 // invalid token, a user who is gone or disabled or whose cut-off is later
 // than the token) gets the same 401; the reason is only logged.
-func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, *apitoken.Claims, bool) {
+func (a *Feature) apiUser(w http.ResponseWriter, r *http.Request) (account.User, *apitoken.Claims, bool) {
 	ctx := r.Context()
 	refuse := func(reason string) (account.User, *apitoken.Claims, bool) {
 		kit.Logger(ctx).Debug("api: access token refused", "reason", reason)
-		invalidToken(w, problemInvalidToken)
+		invalidToken(w, ProblemInvalidToken)
 		return account.User{}, nil, false
 	}
 	token, err := apitoken.BearerToken(r)
 	if err != nil {
 		return refuse(err.Error())
 	}
-	claims, err := s.d.api.verify(ctx, token)
+	claims, err := a.verify(ctx, token)
 	if err != nil {
 		return refuse(err.Error())
 	}
@@ -211,12 +212,12 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, 
 	if err != nil || id <= 0 {
 		return refuse("subject is not a user id")
 	}
-	u, err := s.d.accounts.UserByID(ctx, id)
+	u, err := a.k.Accounts().UserByID(ctx, id)
 	switch {
 	case errors.Is(err, account.ErrNotFound):
 		return refuse("unknown user")
 	case err != nil:
-		s.apiFail(w, r, err)
+		a.apiFail(w, r, err)
 		return account.User{}, nil, false
 	case !u.SessionValid(claims.IssuedAt):
 		return refuse("user disabled or token issued before the user's cut-off")
@@ -232,8 +233,8 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) (account.User, 
 // refused. The wait is under a second and happens only right after a
 // cut-off moved; a cut-off further ahead (clock skew between instances) is
 // not waited for.
-func (s *Server) waitForCutoff(ctx context.Context, u account.User) error {
-	now := s.now()
+func (a *Feature) waitForCutoff(ctx context.Context, u account.User) error {
+	now := a.now()
 	wait := u.SessionsValidAfter.Sub(now.Truncate(time.Second))
 	if wait <= 0 || wait > time.Second {
 		return nil
@@ -267,12 +268,12 @@ func roleNames(u account.User) []string {
 }
 
 func writeTokens(w http.ResponseWriter, access string, claims apitoken.Claims, refresh string) {
-	writeJSON(w, tokenResponse{AccessToken: access, TokenType: "Bearer",
+	writeJSON(w, TokenResponse{AccessToken: access, TokenType: "Bearer",
 		ExpiresIn: int64(claims.ExpiresAt.Sub(claims.IssuedAt) / time.Second), RefreshToken: refresh})
 }
 
 // credentialsRefused answers a failed sign-in at the token endpoint.
-func credentialsRefused(w http.ResponseWriter, p problemType) {
+func credentialsRefused(w http.ResponseWriter, p Problem) {
 	w.Header().Set("WWW-Authenticate", "Bearer")
 	writeProblem(w, p, "")
 }
@@ -280,23 +281,23 @@ func credentialsRefused(w http.ResponseWriter, p problemType) {
 // apiTooMany answers 429 with Retry-After.
 func apiTooMany(w http.ResponseWriter, after time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(max(after, time.Second)), 10))
-	writeProblem(w, problemTooMany, "")
+	writeProblem(w, ProblemTooMany, "")
 }
 
 // apiFail answers a backend failure: 503 with Retry-After, the error only
 // logged.
-func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Feature) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return // the client went away
 	}
-	if errors.Is(err, errBusy) || errors.Is(err, account.ErrBusy) {
+	if errors.Is(err, password.ErrBusy) || errors.Is(err, account.ErrBusy) {
 		w.Header().Set("Retry-After", "2")
-		writeProblem(w, problemUnavailable, "The server is busy. Try again in a moment.")
+		writeProblem(w, ProblemUnavailable, "The server is busy. Try again in a moment.")
 		return
 	}
 	kit.Logger(r.Context()).Error("api: backend failure", "err", err)
 	w.Header().Set("Retry-After", "5")
-	writeProblem(w, problemUnavailable, "")
+	writeProblem(w, ProblemUnavailable, "")
 }
 
 // purgeInterval is how often expired refresh tokens are deleted.
@@ -305,8 +306,8 @@ const purgeInterval = time.Hour
 // purgeExpired deletes expired refresh tokens, at most once per
 // purgeInterval per process. Expired tokens are refused anyway; this keeps
 // the table from growing.
-func (a *apiFeature) purgeExpired(ctx context.Context) {
-	now := a.d.now().Unix()
+func (a *Feature) purgeExpired(ctx context.Context) {
+	now := a.now().Unix()
 	last := a.lastPurge.Load()
 	if now-last < int64(purgeInterval/time.Second) || !a.lastPurge.CompareAndSwap(last, now) {
 		return
@@ -314,8 +315,8 @@ func (a *apiFeature) purgeExpired(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if n, err := a.refresh.Purge(ctx); err != nil {
-		a.d.log.Warn("api: deleting expired refresh tokens failed", "err", err)
+		a.log.Warn("api: deleting expired refresh tokens failed", "err", err)
 	} else if n > 0 {
-		a.d.log.Info("api: expired refresh tokens deleted", "count", n)
+		a.log.Info("api: expired refresh tokens deleted", "count", n)
 	}
 }
