@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/cli"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -71,12 +72,12 @@ func TestAbuseSameAnswerWhateverTheAccount(t *testing.T) {
 	ts, d, clock := startClockServer(t)
 	ctx := context.Background()
 	for _, e := range []string{"known@example.com", "disabled@example.com"} {
-		if _, err := d.accounts.CreateUser(ctx, accountInput(e, goodPassword), cliMeta); err != nil {
+		if _, err := d.accounts.CreateUser(ctx, accountInput(e, goodPassword), cli.Meta); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dis, _ := d.accounts.UserByEmail(ctx, "disabled@example.com")
-	if err := d.accounts.SetDisabledByOperator(ctx, dis.ID, true, cliMeta); err != nil {
+	if err := d.accounts.SetDisabledByOperator(ctx, dis.ID, true, cli.Meta); err != nil {
 		t.Fatal(err)
 	}
 
@@ -158,7 +159,7 @@ func TestAbuseSameAnswerWhateverTheAccount(t *testing.T) {
 func TestAbuseBackoffAndReset(t *testing.T) {
 	ts, d, clock := startClockServer(t, "--login-limit=100/hour")
 	ctx := context.Background()
-	if _, err := d.accounts.CreateUser(ctx, accountInput("owner@example.com", goodPassword), cliMeta); err != nil {
+	if _, err := d.accounts.CreateUser(ctx, accountInput("owner@example.com", goodPassword), cli.Meta); err != nil {
 		t.Fatal(err)
 	}
 	ip := 0

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/cli"
 )
 
 // BenchmarkAPIMe measures GET /api/v1/me with a bearer token in process,
@@ -36,7 +37,7 @@ func BenchmarkAPIMe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: "bench@example.com", Password: goodPassword, Verified: true}, cliMeta); err != nil {
+	if _, err := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: "bench@example.com", Password: goodPassword, Verified: true}, cli.Meta); err != nil {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/token", strings.NewReader(`{"email":"bench@example.com","password":"`+goodPassword+`"}`))

@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"bytes"
@@ -59,7 +59,10 @@ func TestImportFileChangedBetweenPasses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := writeImportFile(t, "users.csv", content)
+			p := filepath.Join(t.TempDir(), "users.csv")
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Chtimes(p, mtime, mtime); err != nil {
 				t.Fatal(err)
 			}
@@ -85,5 +88,28 @@ func TestImportFileChangedBetweenPasses(t *testing.T) {
 				t.Fatalf("%d users written (%v)", n, err)
 			}
 		})
+	}
+}
+
+// importFixtureHash returns the hash of a fixture user, for building files.
+func importFixtureHash(t *testing.T, email string) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "users.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := newImportReader(f, importCSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			t.Fatalf("no fixture %s: %v", email, err)
+		}
+		if rec.Row.Email == email {
+			return rec.Row.PasswordHash
+		}
 	}
 }

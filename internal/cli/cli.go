@@ -1,4 +1,8 @@
-package app
+// Package cli holds the administration commands (migrate, user, keys and
+// the user import): what they parse, do and print. internal/app runs them
+// and hands them what they need (Env); cli imports internal/account,
+// internal/db and ring 1, never internal/app or a feature.
+package cli
 
 import (
 	"bufio"
@@ -15,14 +19,54 @@ import (
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/keyring"
+	"github.com/gatehouse/gatehouse/password"
 	"golang.org/x/term"
 )
 
-// cliMeta marks audit events made from the command line.
-var cliMeta = account.Meta{IP: "", UserAgent: "gatehouse-cli"}
+// UsageError is an error in the command line; main exits with status 2.
+type UsageError struct{ Msg string }
 
-func migrateCommand(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
-	d, err := db.Open(ctx, cfg.DatabaseURL)
+// Error returns the message, usage text included.
+func (e *UsageError) Error() string { return e.Msg }
+
+// Meta marks audit events made from the command line.
+var Meta = account.Meta{IP: "", UserAgent: "gatehouse-cli"}
+
+// Deps is what the commands work with, opened by Env.Open.
+type Deps struct {
+	// Accounts is the account service.
+	Accounts *account.Service
+	// DB is the migrated database.
+	DB *db.DB
+	// Hasher hashes passwords (for the import's checks).
+	Hasher *password.Hasher
+	// Now is the clock.
+	Now func() time.Time
+	// EndAllSessions deletes every server-side session of a user.
+	EndAllSessions func(ctx context.Context, userID int64)
+	// ResetSecondFactor turns off a user's second factor and ends their
+	// sessions (actorID 0: the operator).
+	ResetSecondFactor func(ctx context.Context, u account.User, actorID int64, m account.Meta) error
+	// Close releases what Open opened.
+	Close func()
+}
+
+// Env is how the commands reach the instance they administer.
+type Env struct {
+	// DatabaseURL is the database (DATABASE_URL), for migrate.
+	DatabaseURL string
+	// KeysFile is the keys file (KEYS_FILE), for keys.
+	KeysFile string
+	// Usage is the usage text shown with command line errors.
+	Usage string
+	// Open opens the dependencies and migrates the database, so that
+	// commands work on a fresh database too.
+	Open func(ctx context.Context, stderr io.Writer) (*Deps, error)
+}
+
+// Migrate applies the database migrations (`gatehouse migrate`).
+func Migrate(ctx context.Context, env Env, stdout, stderr io.Writer) error {
+	d, err := db.Open(ctx, env.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -41,29 +85,17 @@ func migrateCommand(ctx context.Context, cfg *Config, stdout, stderr io.Writer) 
 	return nil
 }
 
-// openForCLI opens the dependencies and migrates, so commands work on a
-// fresh database too.
-func openForCLI(ctx context.Context, cfg *Config, stderr io.Writer) (*deps, error) {
-	cfg.LogLevel = "warn"
-	d, err := openDeps(ctx, cfg, newLogger(cfg, stderr))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.db.Migrate(ctx); err != nil {
-		d.Close()
-		return nil, err
-	}
-	return d, nil
-}
-
-func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+// User runs `gatehouse user create | list | import | disable | enable |
+// revoke-sessions | reset-2fa`.
+func User(ctx context.Context, env Env, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	usage := env.Usage
 	if len(args) == 0 {
 		return &UsageError{Msg: "user: want create, list, disable, enable, revoke-sessions or reset-2fa\n\n" + usage}
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "import":
-		return importCommand(ctx, cfg, args, stdout, stderr)
+		return importCommand(ctx, env, args, stdout, stderr)
 	case "create":
 		fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -81,13 +113,13 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 		if err != nil {
 			return err
 		}
-		d, err := openForCLI(ctx, cfg, stderr)
+		d, err := env.Open(ctx, stderr)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		u, err := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: *email, Password: pw, DisplayName: *name,
-			Admin: *admin, Verified: *verified}, cliMeta)
+		u, err := d.Accounts.CreateUser(ctx, account.CreateUserInput{Email: *email, Password: pw, DisplayName: *name,
+			Admin: *admin, Verified: *verified}, Meta)
 		var verr *account.ValidationError
 		if errors.As(err, &verr) {
 			var msgs []string
@@ -111,7 +143,7 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 		if err := fs.Parse(args); err != nil {
 			return &UsageError{Msg: err.Error()}
 		}
-		d, err := openForCLI(ctx, cfg, stderr)
+		d, err := env.Open(ctx, stderr)
 		if err != nil {
 			return err
 		}
@@ -119,7 +151,7 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tROLES\tVERIFIED\tDISABLED\tCREATED")
 		for page := 1; ; page++ {
-			res, err := d.accounts.ListUsers(ctx, page, 500, *search)
+			res, err := d.Accounts.ListUsers(ctx, page, 500, *search)
 			if err != nil {
 				return err
 			}
@@ -135,12 +167,12 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 		if len(args) != 1 {
 			return &UsageError{Msg: "usage: gatehouse user " + sub + " EMAIL"}
 		}
-		d, err := openForCLI(ctx, cfg, stderr)
+		d, err := env.Open(ctx, stderr)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		u, err := d.accounts.UserByEmail(ctx, args[0])
+		u, err := d.Accounts.UserByEmail(ctx, args[0])
 		if errors.Is(err, account.ErrNotFound) {
 			return fmt.Errorf("no user with the email address %s", args[0])
 		}
@@ -149,21 +181,21 @@ func userCommand(ctx context.Context, cfg *Config, args []string, stdin io.Reade
 		}
 		switch sub {
 		case "disable", "enable":
-			if err := d.accounts.SetDisabledByOperator(ctx, u.ID, sub == "disable", cliMeta); err != nil {
+			if err := d.Accounts.SetDisabledByOperator(ctx, u.ID, sub == "disable", Meta); err != nil {
 				return err
 			}
 			if sub == "disable" {
-				d.kit.EndAllSessions(ctx, u.ID)
+				d.EndAllSessions(ctx, u.ID)
 			}
 			fmt.Fprintf(stdout, "%sd user %d <%s>\n", sub, u.ID, u.Email)
 		case "revoke-sessions":
-			if _, err := d.accounts.RevokeSessions(ctx, u.ID, cliMeta); err != nil {
+			if _, err := d.Accounts.RevokeSessions(ctx, u.ID, Meta); err != nil {
 				return err
 			}
-			d.kit.EndAllSessions(ctx, u.ID)
+			d.EndAllSessions(ctx, u.ID)
 			fmt.Fprintf(stdout, "ended every session and token of user %d <%s>\n", u.ID, u.Email)
 		case "reset-2fa":
-			if err := d.tf.Reset(ctx, u, 0, cliMeta); err != nil {
+			if err := d.ResetSecondFactor(ctx, u, 0, Meta); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "turned off two-factor sign-in for user %d <%s>\n", u.ID, u.Email)
@@ -204,11 +236,13 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	return pw, nil
 }
 
-func keysCommand(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {
+// Keys runs `gatehouse keys list | rotate | retire ID`.
+func Keys(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
+	usage := env.Usage
 	if len(args) == 0 {
 		return &UsageError{Msg: "keys: want list, rotate or retire ID\n\n" + usage}
 	}
-	f, err := keyring.Open(cfg.KeysFile)
+	f, err := keyring.Open(env.KeysFile)
 	if err != nil {
 		return err
 	}

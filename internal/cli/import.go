@@ -1,4 +1,4 @@
-package app
+package cli
 
 import (
 	"context"
@@ -30,7 +30,8 @@ const (
 	importCheckProgress = 100_000
 )
 
-const importUsage = "usage: gatehouse user import [--dry-run] [--skip-invalid] [--format csv|jsonl] [--batch N] FILE"
+// ImportUsage is the usage line of `gatehouse user import`.
+const ImportUsage = "usage: gatehouse user import [--dry-run] [--skip-invalid] [--format csv|jsonl] [--batch N] FILE"
 
 // importOptions are the arguments of `gatehouse user import`.
 type importOptions struct {
@@ -53,7 +54,7 @@ func parseImportArgs(args []string, stderr io.Writer) (importOptions, error) {
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return o, &UsageError{Msg: err.Error() + "\n" + importUsage}
+			return o, &UsageError{Msg: err.Error() + "\n" + ImportUsage}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -62,7 +63,7 @@ func parseImportArgs(args []string, stderr io.Writer) (importOptions, error) {
 		args = fs.Args()[1:]
 	}
 	if len(files) != 1 {
-		return o, &UsageError{Msg: importUsage}
+		return o, &UsageError{Msg: ImportUsage}
 	}
 	o.file = files[0]
 	if o.batch < 1 || o.batch > maxImportBatch {
@@ -98,7 +99,7 @@ func importFormatOf(name, flagValue string) (string, error) {
 }
 
 // importCommand runs `gatehouse user import FILE`.
-func importCommand(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {
+func importCommand(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	o, err := parseImportArgs(args, stderr)
 	if err != nil {
 		return err
@@ -111,13 +112,13 @@ func importCommand(ctx context.Context, cfg *Config, args []string, stdout, stde
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("import: %s is not a regular file (it is read twice: once to check it, once to import)", o.file)
 	}
-	d, err := openForCLI(ctx, cfg, stderr)
+	d, err := env.Open(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	job := &importJob{opts: o, f: f, stdout: stdout, stderr: stderr,
-		im: account.NewImporter(account.ImporterConfig{Store: d.db.Imports(), Hashes: d.pool.Hasher(), Now: d.now})}
+		im: account.NewImporter(account.ImporterConfig{Store: d.DB.Imports(), Hashes: d.Hasher, Now: d.Now})}
 	return job.run(ctx)
 }
 
@@ -337,7 +338,7 @@ func (j *importJob) write(ctx context.Context, c *importCheck) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		res, err := j.im.Import(ctx, batch, cliMeta)
+		res, err := j.im.Import(ctx, batch, Meta)
 		if err != nil {
 			return fmt.Errorf("%s: importing %s to %s: %w; %s created before (and kept): fix the problem and run the same command again (accounts already imported are skipped)",
 				j.opts.file, batch[0].Source, batch[len(batch)-1].Source, err, importPlural(total.Created, "account was", "accounts were"))
