@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/emailflow"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/password"
@@ -47,6 +48,7 @@ type deps struct {
 	guard    *guard
 	kit      *kit.Kit
 	tf       *twofactor.Feature
+	signin   *signin.Feature
 	email    *emailflow.Feature
 	api      *api.Feature
 	avatars  *avatar.Feature
@@ -161,13 +163,20 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
+	d.signin = signin.New(signin.Config{Kit: d.kit, UnverifiedLogin: cfg.UnverifiedLogin,
+		NeedsSecondFactor: func(ctx context.Context, u account.User) (bool, error) { return d.tf.Needs(ctx, u) },
+		StartSecondFactor: func(w http.ResponseWriter, r *http.Request, sess *session.Session, u account.User, remember bool, next string) {
+			d.tf.Start(w, r, sess, u, remember, next)
+		},
+		AfterRegister: d.email.AfterRegister, AfterLogin: d.email.AfterLogin, AfterPasswordChange: d.email.AfterPasswordChange,
+	})
 	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
 		Service: account.NewTwoFactor(account.TwoFactorConfig{
 			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
 			Issuer: "Gatehouse", Now: d.now,
 		}),
 		Now:           func() time.Time { return d.now() },
-		CompleteLogin: d.completeLogin,
+		CompleteLogin: d.signin.CompleteLogin,
 		Notify:        d.email.SecurityNotice,
 	})
 	if err != nil {

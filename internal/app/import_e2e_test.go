@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/cli"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/password"
 )
 
@@ -159,7 +160,7 @@ func TestImportFixturesSignInAndUpgrade(t *testing.T) {
 				ts.browser().signIn(r.Email, pw)
 			}
 			first := rows[0]
-			ts.browser().submit("/login", "/login", "email", first.Email, "password", pws[first.Email]+"x").want(t, 401, genericLoginError)
+			ts.browser().submit("/login", "/login", "email", first.Email, "password", pws[first.Email]+"x").want(t, 401, signin.GenericLoginError)
 
 			// Again: nothing changes, and the upgraded hashes stay.
 			out = ts.mustCLI("", "user", "import", path)

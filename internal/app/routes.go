@@ -18,24 +18,25 @@ import (
 // they answer even when the session store is down. Browser pages get the
 // full chain: security headers, session, user, CSRF.
 func (s *Server) routes() http.Handler {
-	pages := http.NewServeMux()
-	pages.Handle("GET /{$}", http.HandlerFunc(s.home))
-	pages.Handle("GET /register", http.HandlerFunc(s.registerForm))
-	pages.Handle("POST /register", http.HandlerFunc(s.register))
-	pages.Handle("GET /login", http.HandlerFunc(s.loginForm))
-	pages.Handle("POST /login", http.HandlerFunc(s.login))
-	pages.Handle("POST /logout", http.HandlerFunc(s.logout))
-
-	pages.Handle("GET /dashboard", s.k.RequireLogin(http.HandlerFunc(s.dashboard)))
-	pages.Handle("GET /account", s.k.RequireLogin(http.HandlerFunc(s.accountPage)))
-	pages.Handle("POST /account/password", s.k.RequireLogin(http.HandlerFunc(s.changePassword)))
-	pages.Handle("GET /account/sessions", s.k.RequireLogin(http.HandlerFunc(s.sessionsPage)))
-	pages.Handle("POST /account/sessions/revoke", s.k.RequireLogin(http.HandlerFunc(s.revokeSession)))
-	pages.Handle("POST /account/sessions/revoke-others", s.k.RequireLogin(http.HandlerFunc(s.revokeOtherSessions)))
-
 	auth := s.k.RequireLogin
 	admin := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
 	fn := func(f func(http.ResponseWriter, *http.Request)) http.Handler { return http.HandlerFunc(f) }
+	pages := http.NewServeMux()
+
+	// The sign-in core: internal/signin.
+	in := s.d.signin
+	pages.Handle("GET /{$}", fn(in.Home))
+	pages.Handle("GET /register", fn(in.RegisterForm))
+	pages.Handle("POST /register", fn(in.Register))
+	pages.Handle("GET /login", fn(in.LoginForm))
+	pages.Handle("POST /login", fn(in.Login))
+	pages.Handle("POST /logout", fn(in.Logout))
+	pages.Handle("GET /dashboard", auth(fn(in.Dashboard)))
+	pages.Handle("GET /account", auth(fn(in.Account)))
+	pages.Handle("POST /account/password", auth(fn(in.ChangePassword)))
+	pages.Handle("GET /account/sessions", auth(fn(in.Sessions)))
+	pages.Handle("POST /account/sessions/revoke", auth(fn(in.RevokeSession)))
+	pages.Handle("POST /account/sessions/revoke-others", auth(fn(in.RevokeOtherSessions)))
 
 	// Two-factor sign-in: internal/twofactor. The second sign-in step is
 	// reached without a signed-in user (the session only holds the pending
