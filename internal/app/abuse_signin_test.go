@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -188,7 +189,7 @@ func TestAbuseBackoffAndReset(t *testing.T) {
 	ts.attempt(next(), "owner@example.com", "wrong password here").want(t, 401)
 	ts.attempt(next(), "owner@example.com", goodPassword).want(t, 429)
 
-	events, err := d.accounts.ListAudit(ctx, account.AuditFilter{Name: eventLoginLocked})
+	events, err := d.accounts.ListAudit(ctx, account.AuditFilter{Name: guard.EventLoginLocked})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,14 @@ import (
 	"github.com/gatehouse/gatehouse/internal/avatar"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/internal/emailflow"
+	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/realip"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/session/cookiestore"
@@ -45,7 +47,7 @@ type deps struct {
 	sessions *session.Manager
 	redis    *redis.Client
 	ips      *realip.Resolver
-	guard    *guard
+	guard    *guard.Guard
 	kit      *kit.Kit
 	tf       *twofactor.Feature
 	signin   *signin.Feature
@@ -142,10 +144,19 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
-	d.guard, err = newGuard(cfg, d)
+	limits, err := parseGuardLimits(cfg)
 	if err != nil {
 		return nil, err
 	}
+	d.guard, err = guard.New(guard.Config{Login: limits[0], LoginIP: limits[1], Register: limits[2], Forgot: limits[3],
+		Redis: d.redis, ClientAddr: d.clientAddr, Accounts: d.accounts, Metrics: d.metrics, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range guard.MetricNames() {
+		d.metrics.refusals.WithLabelValues(name)
+	}
+	d.watchActiveSessions()
 	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
 		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
 	if err != nil {
@@ -284,4 +295,23 @@ func hostOf(addr string) string {
 		return addr
 	}
 	return h
+}
+
+// guardLimits are the settings the guard reads, for error messages and docs.
+var guardLimits = []string{"LOGIN_LIMIT", "LOGIN_IP_LIMIT", "REGISTER_LIMIT", "FORGOT_LIMIT"}
+
+// parseGuardLimits reads the limit settings in the order of guardLimits.
+// A value that is not a sane limit names the setting in the error.
+func parseGuardLimits(cfg *Config) ([]ratelimit.Limit, error) {
+	values := map[string]string{"LOGIN_LIMIT": cfg.LoginLimit, "LOGIN_IP_LIMIT": cfg.LoginIPLimit,
+		"REGISTER_LIMIT": cfg.RegisterLimit, "FORGOT_LIMIT": cfg.ForgotLimit}
+	out := make([]ratelimit.Limit, len(guardLimits))
+	for i, name := range guardLimits {
+		l, err := ratelimit.ParseLimit(values[name])
+		if err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w; write a limit such as 10/hour or 5/min", envName(name), flagName(name), err)
+		}
+		out[i] = l
+	}
+	return out, nil
 }

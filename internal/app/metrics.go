@@ -117,6 +117,9 @@ func (m *metrics) observeHashWait(waited time.Duration, admitted bool) {
 
 func (m *metrics) signin(outcome string) { m.signins.WithLabelValues(outcome).Inc() }
 
+// SignIn counts a sign-in attempt that verified a password (guard.Metrics).
+func (m *metrics) SignIn(outcome string) { m.signin(outcome) }
+
 // RateLimited counts a request refused by the named limit (kit.Metrics).
 func (m *metrics) RateLimited(limit string) { m.rateLimited(limit) }
 

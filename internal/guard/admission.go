@@ -1,4 +1,4 @@
-package app
+package guard
 
 import (
 	"strconv"
@@ -11,14 +11,14 @@ import (
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
-// admission bounds how many credential requests (sign-in, registration,
+// Admission bounds how many credential requests (sign-in, registration,
 // resets, second factor, password changes, API tokens) are worked on at
 // once. The rest wait, parked, before any of their work is done, and give up
 // with 503 after a deadline. A flood of such requests — refused by rate
 // limits or not — then takes at most a few goroutines' worth of CPU, and
 // page requests keep their share: without it, hundreds of runnable flood
 // goroutines crowd out signed-in users on a small machine.
-type admission struct {
+type Admission struct {
 	slots    chan struct{}
 	wait     time.Duration
 	rejected func() // counts a request that timed out waiting
@@ -40,8 +40,11 @@ const (
 	maxTarpit     = 10000
 )
 
-func newAdmission(size int, wait time.Duration, rejected func(), pre func(*http.Request) (string, ratelimit.Result, bool)) *admission {
-	return &admission{slots: make(chan struct{}, max(size, 1)), wait: wait, rejected: rejected, pre: pre, tarpit: defaultTarpit}
+// NewAdmission bounds credential requests to size at once; the rest wait up
+// to wait, then get 503 (rejected counts them). pre (the guard's PreRefuse)
+// refuses at once a client already over its per-IP limit.
+func NewAdmission(size int, wait time.Duration, rejected func(), pre func(*http.Request) (string, ratelimit.Result, bool)) *Admission {
+	return &Admission{slots: make(chan struct{}, max(size, 1)), wait: wait, rejected: rejected, pre: pre, tarpit: defaultTarpit}
 }
 
 // credentialRoute reports whether r is a request that checks or sets
@@ -58,9 +61,9 @@ func credentialRoute(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/account/2fa/")
 }
 
-// handler admits credential requests through the bounded slots; other
+// Handler admits credential requests through the bounded slots; other
 // requests pass straight through.
-func (a *admission) handler(next http.Handler) http.Handler {
+func (a *Admission) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !credentialRoute(r) {
 			next.ServeHTTP(w, r)
@@ -94,7 +97,7 @@ func (a *admission) handler(next http.Handler) http.Handler {
 
 // hold parks an early refusal for the tarpit delay, unless too many already
 // wait or the client goes away.
-func (a *admission) hold(r *http.Request) {
+func (a *Admission) hold(r *http.Request) {
 	if a.tarpit <= 0 || a.pitting.Add(1) > maxTarpit {
 		a.pitting.Add(-1)
 		return

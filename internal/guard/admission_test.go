@@ -1,4 +1,4 @@
-package app
+package guard
 
 import (
 	"net/http"
@@ -29,8 +29,8 @@ func TestAdmissionBoundsCredentialRequests(t *testing.T) {
 	})
 	var rejected atomic.Int32
 	noPre := func(*http.Request) (string, ratelimit.Result, bool) { return "", ratelimit.Result{}, false }
-	a := newAdmission(2, time.Hour, func() { rejected.Add(1) }, noPre)
-	h := a.handler(next)
+	a := NewAdmission(2, time.Hour, func() { rejected.Add(1) }, noPre)
+	h := a.Handler(next)
 
 	var wg sync.WaitGroup
 	for range 10 {
@@ -65,9 +65,9 @@ func TestAdmissionTimesOutAndRefusesEarly(t *testing.T) {
 	pre := func(r *http.Request) (string, ratelimit.Result, bool) {
 		return "login", ratelimit.Result{Limit: ratelimit.PerHour(1), RetryAfter: 90 * time.Second}, refuse && r.URL.Path == "/api/v1/token"
 	}
-	a := newAdmission(1, 20*time.Millisecond, func() { rejected.Add(1) }, pre)
+	a := NewAdmission(1, 20*time.Millisecond, func() { rejected.Add(1) }, pre)
 	a.tarpit = 30 * time.Millisecond
-	h := a.handler(next)
+	h := a.Handler(next)
 	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil))
 	for len(a.slots) == 0 {
 		time.Sleep(time.Millisecond)

@@ -1,9 +1,15 @@
-package app
+// Package guard holds the abuse defences of the server: rate limits per
+// IP, per account and per account and IP, backoff after failed sign-ins,
+// the audit records of refusals, and admission control of credential
+// requests. It implements kit.Guard. It imports the kit, internal/account
+// and ring 1; never a feature or internal/app.
+package guard
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -11,14 +17,15 @@ import (
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/ratelimit/redislimit"
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis key prefixes of the shared limiters. The rate limiter and the
 // backoff store keep different kinds of values under the same logical keys
 // (the account's), so they must never share a prefix.
 const (
-	redisLimitPrefix   = "gatehouse:rl:"
-	redisBackoffPrefix = "gatehouse:backoff:"
+	RedisLimitPrefix   = "gatehouse:rl:"
+	RedisBackoffPrefix = "gatehouse:backoff:"
 )
 
 // Audit records of refusals are themselves rate limited, so that a flood of
@@ -30,10 +37,38 @@ var (
 	tripRecordGlobal = ratelimit.Limit{Rate: 10, Period: time.Second, Burst: 100}
 )
 
-// guard holds the abuse defences: rate limits per IP, per account and per
+// Metrics are the counters the guard feeds.
+type Metrics interface {
+	// RateLimited counts a request refused by the named limit.
+	RateLimited(limit string)
+	// StoreError counts a failure of the named store ("ratelimit").
+	StoreError(store string)
+	// SignIn counts a sign-in attempt that verified a password
+	// ("success", "failure").
+	SignIn(outcome string)
+}
+
+// Config is what New needs.
+type Config struct {
+	// Login, LoginIP, Register and Forgot are the limits of sign-in per
+	// account and per IP, and of registration and reset requests per IP.
+	Login, LoginIP, Register, Forgot ratelimit.Limit
+	// Redis, when set, holds the limits and backoff shared by instances.
+	Redis *redis.Client
+	// ClientAddr is the client's address.
+	ClientAddr func(*http.Request) netip.Addr
+	// Accounts records refusals and finds accounts for their labels.
+	Accounts *account.Service
+	// Metrics counts refusals, failures and sign-ins.
+	Metrics Metrics
+	// Log reports limiter failures.
+	Log *slog.Logger
+}
+
+// Guard holds the abuse defences: rate limits per IP, per account and per
 // account and IP together, and exponential backoff after failed sign-ins.
-type guard struct {
-	d        *deps
+type Guard struct {
+	c        Config
 	limiter  ratelimit.Backend
 	backoff  ratelimit.Backoff
 	policy   ratelimit.BackoffPolicy
@@ -60,41 +95,42 @@ var (
 // ipLimitName names the per-IP limit of a form such as "register".
 func ipLimitName(name string) limitName { return limitName{name + "_ip", name + " per IP"} }
 
-// guardLimits are the settings the guard reads, for error messages and docs.
-var guardLimits = []string{"LOGIN_LIMIT", "LOGIN_IP_LIMIT", "REGISTER_LIMIT", "FORGOT_LIMIT"}
-
-func newGuard(cfg *Config, d *deps) (*guard, error) {
-	g := &guard{d: d, policy: ratelimit.DefaultBackoff(), ipKey: ratelimit.ByIP(d.clientAddr)}
-	limits, err := parseGuardLimits(cfg)
-	if err != nil {
-		return nil, err
+// MetricNames are the metric labels of the guard's limits, for series that
+// start at zero.
+func MetricNames() []string {
+	var out []string
+	for _, l := range []limitName{limLoginIP, limLoginPair, limLoginAccount, limLoginBackoff, ipLimitName("register"), ipLimitName("forgot")} {
+		out = append(out, l.metric)
 	}
-	g.login, g.loginIP, g.register, g.forgot = limits[0], limits[1], limits[2], limits[3]
+	return out
+}
+
+// New builds the guard with its limiter and backoff stores.
+func New(c Config) (*Guard, error) {
+	g := &Guard{c: c, policy: ratelimit.DefaultBackoff(), ipKey: ratelimit.ByIP(c.ClientAddr)}
+	g.login, g.loginIP, g.register, g.forgot = c.Login, c.LoginIP, c.Register, c.Forgot
 	if err := g.policy.Validate(); err != nil {
 		return nil, err
 	}
 	// An attacker guessing one account from one address meets this first;
 	// the per-account limit stops a botnet spread over many addresses.
 	g.pairIP = g.login.WithBurst(max(1, g.login.BurstSize()/2))
-	g.openBackends(nil)
-	for _, l := range []limitName{limLoginIP, limLoginPair, limLoginAccount, limLoginBackoff, ipLimitName("register"), ipLimitName("forgot")} {
-		d.metrics.refusals.WithLabelValues(l.metric)
-	}
-	d.watchActiveSessions()
+	g.SetClock(nil)
 	return g, nil
 }
 
-// openBackends sets up the limiter and backoff stores: in Redis when
+// SetClock sets up the limiter and backoff stores: in Redis when
 // instances share one (REDIS_URL), else in memory with the clock now (nil:
-// the monotonic clock; tests pass a fake one). Redis uses its own clock.
-func (g *guard) openBackends(now func() time.Time) {
+// the monotonic clock; tests pass a fake one before serving). Redis uses
+// its own clock.
+func (g *Guard) SetClock(now func() time.Time) {
 	var mopts []ratelimit.MemoryOption
 	if now != nil {
 		mopts = append(mopts, ratelimit.WithNow(now))
 	}
-	if g.d.redis != nil {
-		g.limiter = redislimit.New(g.d.redis, redislimit.WithPrefix(redisLimitPrefix))
-		g.backoff = redislimit.NewBackoff(g.d.redis, redislimit.WithPrefix(redisBackoffPrefix))
+	if g.c.Redis != nil {
+		g.limiter = redislimit.New(g.c.Redis, redislimit.WithPrefix(RedisLimitPrefix))
+		g.backoff = redislimit.NewBackoff(g.c.Redis, redislimit.WithPrefix(RedisBackoffPrefix))
 	} else {
 		g.limiter = ratelimit.NewMemory(mopts...)
 		g.backoff = ratelimit.NewMemoryBackoff(mopts...)
@@ -102,42 +138,26 @@ func (g *guard) openBackends(now func() time.Time) {
 	g.trips = ratelimit.NewMemory(append(mopts, ratelimit.WithMaxKeys(1<<14))...)
 }
 
-// parseGuardLimits reads the limit settings in the order of guardLimits.
-// A value that is not a sane limit names the setting in the error.
-func parseGuardLimits(cfg *Config) ([]ratelimit.Limit, error) {
-	values := map[string]string{"LOGIN_LIMIT": cfg.LoginLimit, "LOGIN_IP_LIMIT": cfg.LoginIPLimit,
-		"REGISTER_LIMIT": cfg.RegisterLimit, "FORGOT_LIMIT": cfg.ForgotLimit}
-	out := make([]ratelimit.Limit, len(guardLimits))
-	for i, name := range guardLimits {
-		l, err := ratelimit.ParseLimit(values[name])
-		if err != nil {
-			return nil, fmt.Errorf("setting %s (--%s): %w; write a limit such as 10/hour or 5/min", envName(name), flagName(name), err)
-		}
-		out[i] = l
-	}
-	return out, nil
-}
-
 // refused counts a refusal and records it in the audit trail, at most once
 // per limit and key a minute. email is the address typed, for limits on an
 // account ("" for limits on an IP).
-func (g *guard) refused(ctx context.Context, r *http.Request, lim limitName, key, email string) {
-	g.d.metrics.rateLimited(lim.metric)
+func (g *Guard) refused(ctx context.Context, r *http.Request, lim limitName, key, email string) {
+	g.c.Metrics.RateLimited(lim.metric)
 	if !g.recordTrip(ctx, lim.metric+"|"+key) {
 		return
 	}
-	e := account.Event{Name: eventRateLimited, Outcome: account.OutcomeDenied,
-		IP: g.d.clientIP(r), UserAgent: r.UserAgent(), Detail: lim.audit}
+	e := account.Event{Name: EventRateLimited, Outcome: account.OutcomeDenied,
+		IP: g.clientIP(r), UserAgent: r.UserAgent(), Detail: lim.audit}
 	if email != "" {
 		e.UserID = g.accountID(ctx, email)
 		e.Detail += " (" + account.EmailKey(email) + ")"
 	}
-	_ = g.d.accounts.Record(context.WithoutCancel(ctx), e)
+	_ = g.c.Accounts.Record(context.WithoutCancel(ctx), e)
 }
 
 // recordTrip reports whether a refusal under key should be written to the
 // audit trail now.
-func (g *guard) recordTrip(ctx context.Context, key string) bool {
+func (g *Guard) recordTrip(ctx context.Context, key string) bool {
 	if res, err := g.trips.Allow(ctx, "all", tripRecordGlobal); err != nil || !res.Allowed {
 		return false
 	}
@@ -147,8 +167,8 @@ func (g *guard) recordTrip(ctx context.Context, key string) bool {
 
 // accountID is the ID of the account an address typed at sign-in belongs
 // to, or 0. It only labels audit events: answers never depend on it.
-func (g *guard) accountID(ctx context.Context, email string) int64 {
-	u, err := g.d.accounts.UserByEmail(context.WithoutCancel(ctx), email)
+func (g *Guard) accountID(ctx context.Context, email string) int64 {
+	u, err := g.c.Accounts.UserByEmail(context.WithoutCancel(ctx), email)
 	if err != nil {
 		return 0
 	}
@@ -157,31 +177,30 @@ func (g *guard) accountID(ctx context.Context, email string) int64 {
 
 // The audit event names of the guard.
 const (
-	eventRateLimited account.EventName = "ratelimit.refused"
-	eventLoginLocked account.EventName = "login.locked"
+	EventRateLimited account.EventName = "ratelimit.refused"
+	EventLoginLocked account.EventName = "login.locked"
 )
 
 // limiterFailed fails closed: without the limiter a flood cannot be told
 // apart, so the request is refused for a few seconds.
-func (d *deps) limiterFailed(err error) time.Duration {
-	d.metrics.storeError("ratelimit")
-	d.log.Error("rate limiter failed", "err", err)
+func (g *Guard) limiterFailed(err error) time.Duration {
+	g.c.Metrics.StoreError("ratelimit")
+	g.c.Log.Error("rate limiter failed", "err", err)
 	return 5 * time.Second
 }
 
 // Limiter is the shared rate limiter.
-func (g *guard) Limiter() ratelimit.Backend { return g.limiter }
+func (g *Guard) Limiter() ratelimit.Backend { return g.limiter }
 
 // Backoff is the shared backoff store.
-func (g *guard) Backoff() ratelimit.Backoff { return g.backoff }
+func (g *Guard) Backoff() ratelimit.Backoff { return g.backoff }
 
-var _ kit.Guard = (*guard)(nil)
+var _ kit.Guard = (*Guard)(nil)
 
 // AllowIP consumes one request of the named per-IP limit ("register",
 // "forgot"; any other name uses the sign-in per-IP limit under its own
 // bucket). IPv6 clients are counted per /64. On refusal Retry-After is set.
-func (g *guard) AllowIP(w http.ResponseWriter, r *http.Request, name string) error {
-	d := g.d
+func (g *Guard) AllowIP(w http.ResponseWriter, r *http.Request, name string) error {
 	var l ratelimit.Limit
 	switch name {
 	case "register":
@@ -194,7 +213,7 @@ func (g *guard) AllowIP(w http.ResponseWriter, r *http.Request, name string) err
 	key := name + ":" + g.ipKey(r)
 	res, err := g.limiter.Allow(r.Context(), key, l)
 	if err != nil {
-		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(d.limiterFailed(err)), 10))
+		w.Header().Set("Retry-After", strconv.FormatInt(ratelimit.RetryAfterSeconds(g.limiterFailed(err)), 10))
 		return kit.ErrLimiterDown
 	}
 	ratelimit.WriteHeaders(w, name, res)
@@ -206,22 +225,21 @@ func (g *guard) AllowIP(w http.ResponseWriter, r *http.Request, name string) err
 	return nil
 }
 
-// loginKey is the bucket of the account an address typed at sign-in names.
+// LoginKey is the bucket of the account an address typed at sign-in names.
 // Built from the typed text, so it exists whether the account does or not.
-func loginKey(email string) string { return "login:acct:" + account.EmailKey(email) }
+func LoginKey(email string) string { return "login:acct:" + account.EmailKey(email) }
 
 // LoginGate decides whether a sign-in attempt for email may verify a
 // password at all. The limits are consumed before the password is checked,
 // so concurrent guesses cannot overrun them. The same answer comes whether
 // the account exists or not: keys are built from the typed address.
 // release must be called with the outcome.
-func (g *guard) LoginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, err error) {
-	d := g.d
-	acct := loginKey(email)
+func (g *Guard) LoginGate(ctx context.Context, r *http.Request, email string) (release func(success bool), retryAfter time.Duration, err error) {
+	acct := LoginKey(email)
 	ip := g.ipKey(r)
 	st, err := g.backoff.Check(ctx, acct, g.policy)
 	if err != nil {
-		return nil, d.limiterFailed(err), kit.ErrLimiterDown
+		return nil, g.limiterFailed(err), kit.ErrLimiterDown
 	}
 	if st.Locked {
 		g.refused(ctx, r, limLoginBackoff, acct, email)
@@ -240,32 +258,32 @@ func (g *guard) LoginGate(ctx context.Context, r *http.Request, email string) (r
 	for _, c := range checks {
 		res, err := g.limiter.Allow(ctx, c.key, c.limit)
 		if err != nil {
-			return nil, d.limiterFailed(err), kit.ErrLimiterDown
+			return nil, g.limiterFailed(err), kit.ErrLimiterDown
 		}
 		if !res.Allowed {
 			g.refused(ctx, r, c.name, c.key, c.email)
 			return nil, res.RetryAfter, kit.ErrLimited
 		}
 	}
-	clientIP, ua := d.clientIP(r), r.UserAgent()
+	clientIP, ua := g.clientIP(r), r.UserAgent()
 	return func(success bool) {
 		// The outcome is recorded even if the client has gone.
 		ctx := context.WithoutCancel(ctx)
 		if success {
-			d.metrics.signin("success")
+			g.c.Metrics.SignIn("success")
 			if err := g.backoff.Reset(ctx, acct); err != nil {
-				d.limiterFailed(err)
+				g.limiterFailed(err)
 			}
 			return
 		}
-		d.metrics.signin("failure")
+		g.c.Metrics.SignIn("failure")
 		st, err := g.backoff.Fail(ctx, acct, g.policy)
 		if err != nil {
-			d.limiterFailed(err)
+			g.limiterFailed(err)
 			return
 		}
 		if st.Locked {
-			_ = d.accounts.Record(ctx, account.Event{Name: eventLoginLocked, Outcome: account.OutcomeDenied,
+			_ = g.c.Accounts.Record(ctx, account.Event{Name: EventLoginLocked, Outcome: account.OutcomeDenied,
 				UserID: g.accountID(ctx, email), IP: clientIP, UserAgent: ua,
 				Detail: "sign-in paused for " + st.RetryAfter.Round(time.Second).String() + " after " + strconv.Itoa(st.Failures) + " failed attempts"})
 		}
@@ -274,32 +292,31 @@ func (g *guard) LoginGate(ctx context.Context, r *http.Request, email string) (r
 
 // ClearLoginDefence forgets an account's failures and limits, after the
 // owner proved control of the mailbox with a password reset.
-func (g *guard) ClearLoginDefence(ctx context.Context, email string, from ...*http.Request) {
-	d := g.d
-	acct := loginKey(email)
-	if err := d.guard.backoff.Reset(ctx, acct); err != nil {
-		d.limiterFailed(err)
+func (g *Guard) ClearLoginDefence(ctx context.Context, email string, from ...*http.Request) {
+	acct := LoginKey(email)
+	if err := g.backoff.Reset(ctx, acct); err != nil {
+		g.limiterFailed(err)
 	}
-	if err := d.guard.limiter.Reset(ctx, acct); err != nil {
-		d.limiterFailed(err)
+	if err := g.limiter.Reset(ctx, acct); err != nil {
+		g.limiterFailed(err)
 	}
 	// The owner will most likely sign in from where the reset came from:
 	// forget that address's account-and-IP budget too.
 	for _, r := range from {
-		if err := d.guard.limiter.Reset(ctx, "login:pair:"+d.guard.ipKey(r)+":"+account.EmailKey(email)); err != nil {
-			d.limiterFailed(err)
+		if err := g.limiter.Reset(ctx, "login:pair:"+g.ipKey(r)+":"+account.EmailKey(email)); err != nil {
+			g.limiterFailed(err)
 		}
 	}
 }
 
-// preRefuse decides, before any other work on a sign-in request, whether
+// PreRefuse decides, before any other work on a sign-in request, whether
 // its client address has already used up its per-IP sign-in budget: then the
 // answer is a cheap 429 at once, without reading the body, loading a session
 // or rendering a page, so that a flood from one address costs next to
 // nothing. It only peeks; the budget is consumed where the request is
 // handled. Other credential routes check their limits in their handlers,
 // after validating the form.
-func (g *guard) preRefuse(r *http.Request) (name string, res ratelimit.Result, refused bool) {
+func (g *Guard) PreRefuse(r *http.Request) (name string, res ratelimit.Result, refused bool) {
 	if r.URL.Path != "/login" && r.URL.Path != "/api/v1/token" {
 		return "", res, false
 	}
@@ -307,6 +324,15 @@ func (g *guard) preRefuse(r *http.Request) (name string, res ratelimit.Result, r
 	if err != nil || res.Allowed {
 		return "", res, false // the handler's own check decides (and fails closed)
 	}
-	g.d.metrics.rateLimited(limLoginIP.metric)
+	g.c.Metrics.RateLimited(limLoginIP.metric)
 	return "login", res, true
+}
+
+// clientIP is the client's address as text, "" when unknown.
+func (g *Guard) clientIP(r *http.Request) string {
+	a := g.c.ClientAddr(r)
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
