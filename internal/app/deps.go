@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
@@ -54,7 +55,7 @@ type deps struct {
 	email    *emailflow.Feature
 	api      *api.Feature
 	avatars  *avatar.Feature
-	metrics  *metrics
+	metrics  *metrics.Metrics
 	closers  []func() error
 }
 
@@ -81,7 +82,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 			d.Close()
 		}
 	}()
-	d.metrics = newMetrics()
+	d.metrics = metrics.New()
 	d.db, err = db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -107,8 +108,8 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	d.pool = password.NewPool(hasher, password.WithWorkers(cfg.HashWorkers), password.WithMaxWait(cfg.HashQueueWait),
-		password.WithWaitObserver(d.metrics.observeHashWait))
-	d.metrics.watchPool(d.pool)
+		password.WithWaitObserver(d.metrics.ObserveHashWait))
+	d.metrics.WatchPool(d.pool)
 
 	d.accounts = account.NewService(account.Config{
 		Users: d.db.Users(), Audit: d.db.Audit(), Hasher: d.pool, Policy: password.Policy{},
@@ -153,9 +154,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range guard.MetricNames() {
-		d.metrics.refusals.WithLabelValues(name)
-	}
+	d.metrics.KnowLimits(guard.MetricNames()...)
 	d.watchActiveSessions()
 	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
 		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
@@ -259,7 +258,7 @@ func (d *deps) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err er
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away; nothing failed
 	}
-	d.metrics.storeError("session")
+	d.metrics.StoreError("session")
 	kit.Logger(r.Context()).Error("session store failed", "err", err)
 	w.Header().Set("Retry-After", "5")
 	w.Header().Set("Cache-Control", "no-store")
@@ -277,12 +276,12 @@ func (d *deps) checkBackends(ctx context.Context) []string {
 	var failed []string
 	if err := d.db.Ping(ctx); err != nil {
 		failed = append(failed, "database")
-		d.metrics.storeError("database")
+		d.metrics.StoreError("database")
 	}
 	if d.redis != nil {
 		if err := d.redis.Ping(ctx).Err(); err != nil {
 			failed = append(failed, "redis")
-			d.metrics.storeError("redis")
+			d.metrics.StoreError("redis")
 		}
 	}
 	return failed

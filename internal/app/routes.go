@@ -109,8 +109,8 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /avatars/{id}", fn(pics.Serve))
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
-	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.PreRefuse)
-	return kit.RequestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.Handler(root)))))
+	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.AdmissionRejected, s.d.guard.PreRefuse)
+	return kit.RequestID(s.log)(accessLog(s.cfg.AccessLog, s.d.metrics.ObserveRequest)(recoverer(fail)(limitHeaders(admit.Handler(root)))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,

@@ -1,4 +1,8 @@
-package app
+// Package metrics holds the Prometheus series of one Gatehouse instance, on
+// their own registry (served on METRICS_ADDR, never the public port):
+// requests by bounded route label, sign-ins, refusals, the hashing pool,
+// admission and store errors. It imports ring 1 and the Prometheus client.
+package metrics
 
 import (
 	"net/http"
@@ -13,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// metrics are the Prometheus series of one instance, on their own registry
+// Metrics are the Prometheus series of one instance, on their own registry
 // and their own listener (METRICS_ADDR), never on the public port.
-type metrics struct {
+type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.CounterVec
 	durations   *prometheus.HistogramVec
@@ -28,8 +32,9 @@ type metrics struct {
 	storeErrs   *prometheus.CounterVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+// New registers the series.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gatehouse_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"route", "status"})
@@ -69,8 +74,8 @@ func newMetrics() *metrics {
 	return m
 }
 
-// watchPool exports the hashing pool's queue length.
-func (m *metrics) watchPool(p *password.Pool) {
+// WatchPool exports the hashing pool's queue length.
+func (m *Metrics) WatchPool(p *password.Pool) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gatehouse_hash_pool_queue", Help: "Callers waiting for a password hashing worker.",
 	}, func() float64 { return float64(p.QueueLen()) }))
@@ -82,10 +87,10 @@ func (m *metrics) watchPool(p *password.Pool) {
 // sessionsEvery is how often the active-sessions gauge asks the store.
 const sessionsEvery = time.Minute
 
-// watchSessions exports the number of active sessions, counted by a
+// WatchSessions exports the number of active sessions, counted by a
 // function the store provides (refreshed at most once every sessionsEvery,
 // so scrapes cannot turn into a load on the store).
-func (m *metrics) watchSessions(count func() (int, bool)) {
+func (m *Metrics) WatchSessions(count func() (int, bool)) {
 	var (
 		mu   sync.Mutex
 		last float64
@@ -108,37 +113,44 @@ func (m *metrics) watchSessions(count func() (int, bool)) {
 	}))
 }
 
-func (m *metrics) observeHashWait(waited time.Duration, admitted bool) {
+// ObserveHashWait records a wait for a hashing worker (password.WithWaitObserver).
+func (m *Metrics) ObserveHashWait(waited time.Duration, admitted bool) {
 	m.hashWait.Observe(waited.Seconds())
 	if !admitted {
 		m.hashDenied.Inc()
 	}
 }
 
-func (m *metrics) signin(outcome string) { m.signins.WithLabelValues(outcome).Inc() }
+// SignIn counts a sign-in attempt that verified a password.
+func (m *Metrics) SignIn(outcome string) { m.signins.WithLabelValues(outcome).Inc() }
 
-// SignIn counts a sign-in attempt that verified a password (guard.Metrics).
-func (m *metrics) SignIn(outcome string) { m.signin(outcome) }
+// RateLimited counts a request refused by the named limit.
+func (m *Metrics) RateLimited(limit string) { m.refusals.WithLabelValues(limit).Inc() }
 
-// RateLimited counts a request refused by the named limit (kit.Metrics).
-func (m *metrics) RateLimited(limit string) { m.rateLimited(limit) }
+// StoreError counts a failure of the named store.
+func (m *Metrics) StoreError(store string) { m.storeErrs.WithLabelValues(store).Inc() }
 
-// StoreError counts a failure of the named store (kit.Metrics).
-func (m *metrics) StoreError(store string) { m.storeError(store) }
+// KnowLimits starts the refusal series of the named limits at zero.
+func (m *Metrics) KnowLimits(names ...string) {
+	for _, n := range names {
+		m.refusals.WithLabelValues(n)
+	}
+}
 
-func (m *metrics) rateLimited(limit string) { m.refusals.WithLabelValues(limit).Inc() }
-func (m *metrics) storeError(store string)  { m.storeErrs.WithLabelValues(store).Inc() }
+// AdmissionRejected counts a credential request that waited too long for
+// an admission slot.
+func (m *Metrics) AdmissionRejected() { m.admitDenied.Inc() }
 
-// handler serves the metrics.
-func (m *metrics) handler() http.Handler {
+// Handler serves the metrics.
+func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// observeRequest counts a finished request under a bounded route label.
-func (d *deps) observeRequest(r *http.Request, status int, dur time.Duration) {
-	m := d.metrics.requestMetrics(r.Method, r.URL.Path, status)
-	m.count.Inc()
-	m.duration.Observe(dur.Seconds())
+// ObserveRequest counts a finished request under a bounded route label.
+func (m *Metrics) ObserveRequest(r *http.Request, status int, dur time.Duration) {
+	rm := m.requestMetrics(r.Method, r.URL.Path, status)
+	rm.count.Inc()
+	rm.duration.Observe(dur.Seconds())
 }
 
 // requestSeries names the series of one request; routeParts bounds how
@@ -153,7 +165,7 @@ type requestMetrics struct {
 	duration prometheus.Observer
 }
 
-func (m *metrics) requestMetrics(method, path string, status int) *requestMetrics {
+func (m *Metrics) requestMetrics(method, path string, status int) *requestMetrics {
 	if status < 100 || status > 999 {
 		status = 0 // keep the label set bounded
 	}
