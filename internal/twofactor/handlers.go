@@ -99,24 +99,9 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 		f.cancelPending(w, r, sess)
 		return
 	}
-	input := r.PostForm.Get("code")
-	if input == "" {
-		input = r.PostForm.Get("recovery_code")
-	}
-	m := f.k.Meta(r)
 	p := f.pendingPage(r)
-	release, after, ok := f.gate(ctx, u.ID, m)
-	if !ok {
-		f.twoFactorTooMany(w, r, after, "login_2fa", p)
-		return
-	}
-	res, err := f.svc.Verify(ctx, u.ID, input, m)
+	res, ok, err := f.checkPosted(w, r, u.ID, "login_2fa", p)
 	switch {
-	case errors.Is(err, account.ErrTwoFactorCode):
-		release(false)
-		p.Error = MsgCode
-		f.k.Show(w, r, http.StatusUnauthorized, "login_2fa", p)
-		return
 	case errors.Is(err, account.ErrTwoFactorOff):
 		// Reset by an admin meanwhile: start again.
 		f.cancelPending(w, r, sess)
@@ -124,11 +109,42 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		f.k.Fail(w, r, err)
 		return
+	case !ok:
+		return
 	}
-	release(true)
 	clearPending(sess)
 	recoveryNotice(r, res, "You signed in")
 	f.c.CompleteLogin(w, r, sess, u, pending.Remember, pending.Next, kit.AMRPassword, kit.AMROTP, kit.AMRMFA)
+}
+
+// checkPosted checks the code (or recovery_code) of a posted form for the
+// account, under its limits. It answers a refusal itself on page p (429
+// when limited, 401 for a code not accepted) and reports !ok; an error
+// (account.ErrTwoFactorOff, or a backend failure) is the caller's to
+// answer.
+func (f *Feature) checkPosted(w http.ResponseWriter, r *http.Request, userID int64, page string, p *web.Page) (res account.TwoFactorResult, ok bool, err error) {
+	input := r.PostForm.Get("code")
+	if input == "" {
+		input = r.PostForm.Get("recovery_code")
+	}
+	m := f.k.Meta(r)
+	release, after, allowed := f.gate(r.Context(), userID, m)
+	if !allowed {
+		f.twoFactorTooMany(w, r, after, page, p)
+		return res, false, nil
+	}
+	res, err = f.svc.Verify(r.Context(), userID, input, m)
+	switch {
+	case errors.Is(err, account.ErrTwoFactorCode):
+		release(false)
+		p.Error = MsgCode
+		f.k.Show(w, r, http.StatusUnauthorized, page, p)
+		return res, false, nil
+	case err != nil:
+		return res, false, err
+	}
+	release(true)
+	return res, true, nil
 }
 
 // cancelPending drops a pending sign-in that can no longer complete.

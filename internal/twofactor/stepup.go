@@ -30,6 +30,14 @@ func (f *Feature) stepUpPage(r *http.Request, next string, noFactor bool) *web.P
 	return p
 }
 
+// noSecondFactor refuses a step-up by an account without a second factor
+// (409), with the page that says how to set one up.
+func (f *Feature) noSecondFactor(w http.ResponseWriter, r *http.Request, next string) {
+	p := f.stepUpPage(r, next, true)
+	p.Error = stepUpNoFactor
+	f.k.Show(w, r, http.StatusConflict, "login_stepup", p)
+}
+
 // stepUpStart handles what GET and POST share: an anonymous visitor is sent
 // to sign in (then back to next), a session that already used two factors
 // goes on to next. It reports whether the handler continues, with the
@@ -85,45 +93,27 @@ func (f *Feature) StepUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !on {
-		p := f.stepUpPage(r, next, true)
-		p.Error = stepUpNoFactor
-		f.k.Show(w, r, http.StatusConflict, "login_stepup", p)
+		f.noSecondFactor(w, r, next)
 		return
 	}
-	input := r.PostForm.Get("code")
-	if input == "" {
-		input = r.PostForm.Get("recovery_code")
-	}
-	m := f.k.Meta(r)
-	p := f.stepUpPage(r, next, false)
-	release, after, ok := f.gate(ctx, u.ID, m)
-	if !ok {
-		f.twoFactorTooMany(w, r, after, "login_stepup", p)
-		return
-	}
-	res, err := f.svc.Verify(ctx, u.ID, input, m)
+	res, ok, err := f.checkPosted(w, r, u.ID, "login_stepup", f.stepUpPage(r, next, false))
 	switch {
-	case errors.Is(err, account.ErrTwoFactorCode):
-		release(false)
-		p.Error = MsgCode
-		f.k.Show(w, r, http.StatusUnauthorized, "login_stepup", p)
-		return
 	case errors.Is(err, account.ErrTwoFactorOff):
 		// Reset by an admin meanwhile.
-		p = f.stepUpPage(r, next, true)
-		p.Error = stepUpNoFactor
-		f.k.Show(w, r, http.StatusConflict, "login_stepup", p)
+		f.noSecondFactor(w, r, next)
 		return
 	case err != nil:
 		f.k.Fail(w, r, err)
 		return
+	case !ok:
+		return
 	}
-	release(true)
 	if sess := session.FromContext(ctx); sess != nil {
 		// A change of privilege: a new session id, the same contents.
 		sess.Renew()
 	}
 	kit.AddAMR(r, kit.AMROTP, kit.AMRMFA)
+	m := f.k.Meta(r)
 	_ = f.k.Accounts().Record(ctx, account.Event{Name: EventStepUp, Outcome: account.OutcomeSuccess,
 		UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent, Detail: "method " + string(res.Method)})
 	recoveryNotice(r, res, "You confirmed")
