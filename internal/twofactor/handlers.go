@@ -100,16 +100,9 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := f.pendingPage(r)
-	res, ok, err := f.checkPosted(w, r, u.ID, "login_2fa", p)
-	switch {
-	case errors.Is(err, account.ErrTwoFactorOff):
-		// Reset by an admin meanwhile: start again.
-		f.cancelPending(w, r, sess)
-		return
-	case err != nil:
-		f.k.Fail(w, r, err)
-		return
-	case !ok:
+	// Reset by an admin meanwhile: start again.
+	res, ok := f.checkPosted(w, r, u.ID, "login_2fa", p, func() { f.cancelPending(w, r, sess) })
+	if !ok {
 		return
 	}
 	clearPending(sess)
@@ -118,11 +111,10 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkPosted checks the code (or recovery_code) of a posted form for the
-// account, under its limits. It answers a refusal itself on page p (429
-// when limited, 401 for a code not accepted) and reports !ok; an error
-// (account.ErrTwoFactorOff, or a backend failure) is the caller's to
-// answer.
-func (f *Feature) checkPosted(w http.ResponseWriter, r *http.Request, userID int64, page string, p *web.Page) (res account.TwoFactorResult, ok bool, err error) {
+// account, under its limits. When it reports !ok it has answered: 429 when
+// limited and 401 for a code not accepted (on page p), off() when the
+// second factor was turned off meanwhile, 503 for a backend failure.
+func (f *Feature) checkPosted(w http.ResponseWriter, r *http.Request, userID int64, page string, p *web.Page, off func()) (res account.TwoFactorResult, ok bool) {
 	input := r.PostForm.Get("code")
 	if input == "" {
 		input = r.PostForm.Get("recovery_code")
@@ -131,20 +123,24 @@ func (f *Feature) checkPosted(w http.ResponseWriter, r *http.Request, userID int
 	release, after, allowed := f.gate(r.Context(), userID, m)
 	if !allowed {
 		f.twoFactorTooMany(w, r, after, page, p)
-		return res, false, nil
+		return res, false
 	}
-	res, err = f.svc.Verify(r.Context(), userID, input, m)
+	res, err := f.svc.Verify(r.Context(), userID, input, m)
 	switch {
 	case errors.Is(err, account.ErrTwoFactorCode):
 		release(false)
 		p.Error = MsgCode
 		f.k.Show(w, r, http.StatusUnauthorized, page, p)
-		return res, false, nil
+		return res, false
+	case errors.Is(err, account.ErrTwoFactorOff):
+		off()
+		return res, false
 	case err != nil:
-		return res, false, err
+		f.k.Fail(w, r, err)
+		return res, false
 	}
 	release(true)
-	return res, true, nil
+	return res, true
 }
 
 // cancelPending drops a pending sign-in that can no longer complete.

@@ -1,7 +1,6 @@
 package twofactor
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -96,16 +95,9 @@ func (f *Feature) StepUp(w http.ResponseWriter, r *http.Request) {
 		f.noSecondFactor(w, r, next)
 		return
 	}
-	res, ok, err := f.checkPosted(w, r, u.ID, "login_stepup", f.stepUpPage(r, next, false))
-	switch {
-	case errors.Is(err, account.ErrTwoFactorOff):
-		// Reset by an admin meanwhile.
-		f.noSecondFactor(w, r, next)
-		return
-	case err != nil:
-		f.k.Fail(w, r, err)
-		return
-	case !ok:
+	// Turned off meanwhile (an admin reset): nothing to step up with.
+	res, ok := f.checkPosted(w, r, u.ID, "login_stepup", f.stepUpPage(r, next, false), func() { f.noSecondFactor(w, r, next) })
+	if !ok {
 		return
 	}
 	if sess := session.FromContext(ctx); sess != nil {
