@@ -1,6 +1,8 @@
-// Package app wires Gatehouse together: configuration, the HTTP server, its
-// routes and handlers, and the administration commands. Only cmd/gatehouse
-// imports it.
+// Package app wires Gatehouse together: configuration, opening the
+// dependencies, the page kit and the features, one route list (routes.go)
+// naming every route and the feature serving it, serving and shutdown, and
+// background jobs; the commands run from internal/cli. It is the only
+// package that imports features, and only cmd/gatehouse imports it.
 package app
 
 import (
@@ -10,6 +12,9 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/db"
 )
 
 // Version is the release, set at build time with
@@ -17,10 +22,7 @@ import (
 var Version = "dev"
 
 // UsageError is an error in the command line; main exits with status 2.
-type UsageError struct{ Msg string }
-
-// Error returns the message, usage text included.
-func (e *UsageError) Error() string { return e.Msg }
+type UsageError = cli.UsageError
 
 const usage = `Usage:
   gatehouse [settings] [serve]                         run the server (the default)
@@ -113,11 +115,11 @@ func RunEnv(ctx context.Context, args []string, lookupEnv func(string) (string, 
 	case "serve":
 		return serve(ctx, cfg, stdout, stderr)
 	case "migrate":
-		return migrateCommand(ctx, cfg, stdout, stderr)
+		return cli.Migrate(ctx, cliEnv(cfg), stdout, stderr)
 	case "user":
-		return userCommand(ctx, cfg, rest, stdin, stdout, stderr)
+		return cli.User(ctx, cliEnv(cfg), rest, stdin, stdout, stderr)
 	case "keys":
-		return keysCommand(ctx, cfg, rest, stdout, stderr)
+		return cli.Keys(ctx, cliEnv(cfg), rest, stdout, stderr)
 	}
 	return &UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 }
@@ -130,4 +132,40 @@ func version() string {
 		return bi.Main.Version
 	}
 	return Version
+}
+
+// cliEnv hands the commands of internal/cli what they need: the settings
+// they read and a way to open the dependencies.
+func cliEnv(cfg *Config) cli.Env {
+	return cli.Env{KeysFile: cfg.KeysFile, Usage: usage,
+		OpenDB: func(ctx context.Context) (*db.DB, error) {
+			d, err := db.Open(ctx, cfg.DatabaseURL, db.WithTimeout(cfg.DBTimeout))
+			if err != nil {
+				return nil, databaseError(cfg.DatabaseURL, err)
+			}
+			return d, nil
+		},
+		Open: func(ctx context.Context, stderr io.Writer) (*cli.Deps, error) {
+			d, err := openForCLI(ctx, cfg, stderr)
+			if err != nil {
+				return nil, err
+			}
+			return &cli.Deps{Accounts: d.accounts, DB: d.db, Hasher: d.pool.Hasher(), Now: d.now,
+				EndAllSessions: d.kit.EndAllSessions, ResetSecondFactor: d.tf.Reset, Close: d.Close}, nil
+		}}
+}
+
+// openForCLI opens the dependencies and migrates, so commands work on a
+// fresh database too.
+func openForCLI(ctx context.Context, cfg *Config, stderr io.Writer) (*deps, error) {
+	cfg.LogLevel = "warn"
+	d, err := openDeps(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.db.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }

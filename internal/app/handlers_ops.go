@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -43,15 +42,3 @@ func (s *Server) opsHeaders(h http.Header) {
 	}
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
-
-// urlValues encodes key/value pairs as a query string, skipping empty values.
-func urlValues(kv ...string) string {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			v.Set(kv[i], kv[i+1])
-		}
-	}
-	return v.Encode()
-}

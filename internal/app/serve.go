@@ -54,7 +54,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          newServerErrorLog(log, d.metrics.tlsFailed.Inc, time.Now),
+		ErrorLog:          newServerErrorLog(log, d.metrics.TLSHandshakeFailed, time.Now),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	tlsOn := cfg.TLSCert != ""
@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			return fmt.Errorf("setting GATEHOUSE_METRICS_ADDR: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", d.metrics.handler())
+		mux.Handle("GET /metrics", d.metrics.Handler())
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = metricsSrv.Serve(mln) }()
 		log.Info("metrics listening", "addr", mln.Addr().String())
