@@ -41,4 +41,3 @@ func (s *Server) opsHeaders(h http.Header) {
 		h.Set("Strict-Transport-Security", secheaders.HSTSValue)
 	}
 }
-

@@ -14,9 +14,9 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"unicode/utf8"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 //go:embed templates static
