@@ -342,6 +342,9 @@ func startTwoFactorServer(t *testing.T) *tfServer {
 	}
 	clock := &tfClock{t: time.Now()}
 	d.now = clock.Now
+	if d.api, err = newAPIFeature(d); err != nil { // API tokens follow the clock too
+		t.Fatal(err)
+	}
 	_, h, err := NewServer(d)
 	if err != nil {
 		t.Fatal(err)
