@@ -33,7 +33,7 @@ const usage = `Usage:
   gatehouse [settings] user disable E | enable E
   gatehouse [settings] user revoke-sessions E          end every session and token of the user
   gatehouse [settings] user reset-2fa E                turn off the user's second factor
-  gatehouse [settings] keys list | rotate | retire ID
+  gatehouse [settings] keys list | rotate | activate ID | retire ID
   gatehouse version
 
 Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
