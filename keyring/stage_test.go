@@ -67,14 +67,22 @@ func TestTwoPhaseRotation(t *testing.T) {
 	}
 }
 
-func TestActivate(t *testing.T) {
-	clock := &testClock{t: t0}
-	f := mustOpen(t, keysPath(t), WithClock(clock.Now))
-	first := f.Ring().Current()
-	k, err := f.Rotate()
+// rotatedFile returns a keys file on clock (at t0) holding its first key
+// and a staged one added by Rotate with the default staging delay.
+func rotatedFile(t *testing.T) (clock *testClock, f *File, first, staged Key) {
+	t.Helper()
+	clock = &testClock{t: t0}
+	f = mustOpen(t, keysPath(t), WithClock(clock.Now))
+	first = f.Ring().Current()
+	staged, err := f.Rotate()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return clock, f, first, staged
+}
+
+func TestActivate(t *testing.T) {
+	clock, f, first, k := rotatedFile(t)
 	if !k.Activates.Equal(t0.Add(DefaultStagingDelay)) {
 		t.Fatalf("default staging: activates %v", k.Activates)
 	}
@@ -110,13 +118,7 @@ func TestActivate(t *testing.T) {
 // Retiring the signing key while the new one is staged (a leak) makes the
 // staged key sign at once, and the file records its activation.
 func TestRetireCurrentWhileStaged(t *testing.T) {
-	clock := &testClock{t: t0}
-	f := mustOpen(t, keysPath(t), WithClock(clock.Now))
-	first := f.Ring().Current()
-	k, err := f.Rotate()
-	if err != nil {
-		t.Fatal(err)
-	}
+	clock, f, first, k := rotatedFile(t)
 	clock.Set(t0.Add(time.Second))
 	if err := f.Retire(first.ID); err != nil {
 		t.Fatal(err)
