@@ -9,8 +9,8 @@ import (
 )
 
 // Claims are the verified contents of an access token (RFC 9068 section 2.2).
-// Times are in whole seconds; an optional time that is absent is the zero
-// time.
+// Times are in whole seconds, except IssuedAtExact; an optional time that is
+// absent is the zero time.
 type Claims struct {
 	// Issuer ("iss") is the base URL of the server that issued the token.
 	Issuer string
@@ -20,8 +20,17 @@ type Claims struct {
 	Audience []string
 	// ExpiresAt ("exp") is when the token stops being valid.
 	ExpiresAt time.Time
-	// IssuedAt ("iat") is when the token was issued.
+	// IssuedAt ("iat") is when the token was issued, in whole seconds
+	// (rounded down).
 	IssuedAt time.Time
+	// IssuedAtExact is when the token was issued to the microsecond: "iat"
+	// plus the private claim "iat_us" (the microseconds past "iat", 0 to
+	// 999999), which this package's Issuer always writes. For a token
+	// without "iat_us" it equals IssuedAt. Compare it, not IssuedAt, with an
+	// instant such as a user's cut-off: a token issued in the same second
+	// but before the cut-off is then older, one issued after it newer, and
+	// nobody has to wait for the next second.
+	IssuedAtExact time.Time
 	// NotBefore ("nbf") is when the token starts being valid, or zero.
 	NotBefore time.Time
 	// ID ("jti") is a unique, random token id.
@@ -53,6 +62,9 @@ type wireClaims struct {
 	Roles    []string         `json:"roles,omitempty"`
 	Scope    string           `json:"scope,omitempty"`
 	AMR      []string         `json:"amr,omitempty"`
+	// IssuedMicros ("iat_us") is the microseconds past "iat" at which the
+	// token was issued; nil when absent.
+	IssuedMicros *int64 `json:"iat_us,omitempty"`
 }
 
 func dateOf(d *jwt.NumericDate) time.Time {
@@ -85,6 +97,10 @@ func (w *wireClaims) claims() *Claims {
 	}
 	if w.Scope != "" {
 		c.Scope = strings.Fields(w.Scope)
+	}
+	c.IssuedAtExact = c.IssuedAt
+	if w.IssuedMicros != nil {
+		c.IssuedAtExact = c.IssuedAt.Add(time.Duration(*w.IssuedMicros) * time.Microsecond)
 	}
 	return c
 }

@@ -128,7 +128,9 @@ func (i *Issuer) Issue(subject string, extra Extra) (string, Claims, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", Claims{}, err
 	}
-	now := i.cfg.Now().Truncate(time.Second)
+	exact := i.cfg.Now().Truncate(time.Microsecond)
+	now := exact.Truncate(time.Second)
+	micros := int64(exact.Sub(now) / time.Microsecond)
 	w := wireClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.cfg.Issuer,
@@ -139,11 +141,12 @@ func (i *Issuer) Issue(subject string, extra Extra) (string, Claims, error) {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        base64.RawURLEncoding.EncodeToString(id[:]),
 		},
-		ClientID: i.cfg.ClientID,
-		AuthTime: numericDate(extra.AuthTime),
-		Roles:    slices.Clone(extra.Roles),
-		Scope:    strings.Join(extra.Scope, " "),
-		AMR:      slices.Clone(extra.AMR),
+		ClientID:     i.cfg.ClientID,
+		AuthTime:     numericDate(extra.AuthTime),
+		Roles:        slices.Clone(extra.Roles),
+		Scope:        strings.Join(extra.Scope, " "),
+		AMR:          slices.Clone(extra.AMR),
+		IssuedMicros: &micros,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, w)
 	t.Header["typ"] = "at+jwt"

@@ -200,6 +200,8 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Claims, er
 		return nil, refuse(ReasonClaims, errors.New("exp not after iat"))
 	case w.ExpiresAt.Sub(w.IssuedAt.Time) > v.cfg.MaxLifetime:
 		return nil, refuse(ReasonLifetime, nil)
+	case w.IssuedMicros != nil && (*w.IssuedMicros < 0 || *w.IssuedMicros >= 1e6):
+		return nil, refuse(ReasonClaims, errors.New("iat_us not in [0, 999999]"))
 	}
 	return w.claims(), nil
 }

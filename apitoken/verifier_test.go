@@ -65,7 +65,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 	}
 	want := Claims{
 		Issuer: testIssuer, Subject: "user-42", Audience: []string{testAudience, "other"},
-		ExpiresAt: t0.Add(DefaultTTL), IssuedAt: t0, NotBefore: t0, ID: issued.ID, ClientID: testClient,
+		ExpiresAt: t0.Add(DefaultTTL), IssuedAt: t0, IssuedAtExact: t0.Add(500 * time.Millisecond), NotBefore: t0, ID: issued.ID, ClientID: testClient,
 		AuthTime: auth, Roles: []string{"admin", "user"}, Scope: []string{"read", "write"}, AMR: []string{"pwd", "otp"},
 	}
 	for _, c := range []*Claims{got, &issued} {
@@ -92,7 +92,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 func equalClaims(a, b Claims) bool {
 	eq := func(x, y []string) bool { return strings.Join(x, "\x00") == strings.Join(y, "\x00") }
 	return a.Issuer == b.Issuer && a.Subject == b.Subject && eq(a.Audience, b.Audience) &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.IssuedAt.Equal(b.IssuedAt) && a.NotBefore.Equal(b.NotBefore) &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.IssuedAt.Equal(b.IssuedAt) && a.IssuedAtExact.Equal(b.IssuedAtExact) && a.NotBefore.Equal(b.NotBefore) &&
 		a.ID == b.ID && a.ClientID == b.ClientID && a.AuthTime.Equal(b.AuthTime) &&
 		eq(a.Roles, b.Roles) && eq(a.Scope, b.Scope) && eq(a.AMR, b.AMR)
 }
@@ -155,6 +155,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"missing jti", ed(hdr, without(goodClaims(), "jti")), ReasonMissingClaim},
 		{"missing client_id", ed(hdr, without(goodClaims(), "client_id")), ReasonMissingClaim},
 		{"exp as a string", ed(hdr, with(goodClaims(), "exp", "2099-01-01")), ReasonMalformed},
+		{"iat_us negative", ed(hdr, with(goodClaims(), "iat_us", -1)), ReasonClaims},
+		{"iat_us a whole second", ed(hdr, with(goodClaims(), "iat_us", 1000000)), ReasonClaims},
+		{"iat_us fractional", ed(hdr, with(goodClaims(), "iat_us", 1.5)), ReasonMalformed},
+		{"iat_us a string", ed(hdr, with(goodClaims(), "iat_us", "5")), ReasonMalformed},
 		{"unknown kid", mustJose(t, jose.EdDSA, otherKey.Key, map[string]any{"kid": "other"}, goodClaims()), ReasonUnknownKey},
 		{"known kid, other key", mustJose(t, jose.EdDSA, otherKey.Key, hdr, goodClaims()), ReasonSignature},
 		{"no kid", ed(nil, goodClaims()), ReasonKeyID},
@@ -331,6 +335,52 @@ func TestNewVerifierConfig(t *testing.T) {
 			}
 			if err != nil && !errors.Is(err, ErrConfig) {
 				t.Errorf("err = %v, want ErrConfig", err)
+			}
+		})
+	}
+}
+
+// TestIssuedAtExact: "iat" has whole seconds; "iat_us" carries the
+// microseconds, so a token issued in the same second as a cut-off is
+// ordered against it exactly. A token without "iat_us" (another issuer, or
+// an older Gatehouse) is taken at its whole second.
+func TestIssuedAtExact(t *testing.T) {
+	key := mustKey(t, "k1")
+	keys := mustStatic(t, key)
+	hdr := map[string]any{"kid": "k1"}
+	cutoff := t0.Add(400*time.Millisecond + 123*time.Microsecond)
+	tests := []struct {
+		name  string
+		issue time.Time // clock at Issue; zero: a hand-made token without iat_us
+		want  time.Time
+		valid bool // not before the cut-off
+	}{
+		{"same second, before the cut-off", t0.Add(400*time.Millisecond + 122*time.Microsecond + 999), t0.Add(400*time.Millisecond + 122*time.Microsecond), false},
+		{"same second, at the cut-off", cutoff, cutoff, true},
+		{"same second, after the cut-off", t0.Add(900 * time.Millisecond), t0.Add(900 * time.Millisecond), true},
+		{"second before", t0.Add(-time.Millisecond), t0.Add(-time.Millisecond), false},
+		{"next second", t0.Add(time.Second), t0.Add(time.Second), true},
+		{"no iat_us, same second", time.Time{}, t0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(t0.Add(time.Second))
+			tok := mustJose(t, jose.EdDSA, key.Key, hdr, goodClaims())
+			if !tt.issue.IsZero() {
+				var err error
+				if tok, _, err = mustIssuer(t, keys, func() time.Time { return tt.issue }).Issue("user-1", Extra{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := mustVerifier(t, keys, clk.Now).Verify(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.IssuedAtExact.Equal(tt.want) || !c.IssuedAt.Equal(tt.want.Truncate(time.Second)) {
+				t.Fatalf("IssuedAtExact = %v, IssuedAt = %v; want %v", c.IssuedAtExact, c.IssuedAt, tt.want)
+			}
+			if valid := !c.IssuedAtExact.Before(cutoff); valid != tt.valid {
+				t.Fatalf("valid after the cut-off = %v, want %v", valid, tt.valid)
 			}
 		})
 	}

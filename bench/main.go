@@ -7,6 +7,9 @@
 //	go run ./bench            # every scenario
 //	go run ./bench -only core # just the foundation's scenarios
 //
+// The legacy group measures peak RSS during 200 concurrent sign-ins with
+// Django-default argon2 hashes (go run ./bench -only legacy).
+//
 // It needs wrk (Debian package wrk); the store scenarios also need the local
 // PostgreSQL and Redis (GATEHOUSE_TEST_POSTGRES_URL, GATEHOUSE_TEST_REDIS_URL).
 package main
@@ -16,6 +19,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -38,12 +42,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/password"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/crypto/argon2"
 )
 
 var (
 	duration = flag.Duration("d", 10*time.Second, "duration of each load")
 	conns    = flag.Int("c", 50, "connections for page loads")
-	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api")
+	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api, legacy")
 	keep     = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -103,6 +108,9 @@ func main() {
 	}
 	if want("flood") {
 		flood(dir, bin)
+	}
+	if want("legacy") {
+		legacy(dir, bin)
 	}
 	fmt.Println()
 	fmt.Println("ratio: req/s over the baseline's req/s in the loads just before and after the scenario (paired),")
@@ -229,6 +237,76 @@ func flood(dir, bin string) {
 	results = append(results, result{Name: "RSS peak during the floods (MiB)", RPS: float64(srv.peakRSS()) / 1024})
 }
 
+// legacyUsers is how many users with Django-default argon2 hashes sign in
+// at once in the legacy scenario.
+const legacyUsers = 200
+
+// legacy imports legacyUsers users whose hashes are Django's argon2 default
+// (m=102400 KiB, t=2, p=8: 100 MiB each), then signs them all in at once,
+// each client retrying after a 503 until it is signed in (or
+// legacyDeadline passes), and reports the server's peak RSS: first with the
+// default memory budget, then with the budget lifted (count-only admission,
+// as before issue 15), both with 8 hash workers so that the difference
+// shows on a small machine.
+func legacy(dir, bin string) {
+	salt := []byte("legacysalt123456")
+	key := argon2.IDKey([]byte(benchPass), salt, 2, 102400, 8, 32)
+	hash := "argon2$argon2id$v=19$m=102400,t=2,p=8$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
+	var file bytes.Buffer
+	for i := range legacyUsers {
+		fmt.Fprintf(&file, "{\"email\":\"django%d@example.com\",\"password_hash\":%q}\n", i, hash)
+	}
+	for _, tc := range []struct{ name, budget string }{
+		{"default budget (8 workers: 8 x 19 + 128 MiB)", "0"},
+		{"budget lifted (count only, 8 workers)", "1000000"},
+	} {
+		srv := startGatehouse(dir, bin, "legacy-"+tc.budget, []string{"--hash-workers", "8", "--hash-memory-budget", tc.budget})
+		path := filepath.Join(dir, "legacy-"+tc.budget, "users.jsonl")
+		if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+			log.Fatal(err)
+		}
+		if out, err := srv.cli("", "user", "import", path); err != nil {
+			log.Fatalf("import: %v\n%s", err, out)
+		}
+		idle := srv.rss()
+		start := time.Now()
+		var ok, busy atomic.Int64
+		var mu sync.Mutex
+		other := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range legacyUsers {
+			wg.Go(func() {
+				for time.Since(start) < legacyDeadline {
+					code := srv.signInAs(fmt.Sprintf("django%d@example.com", i), benchPass)
+					switch code {
+					case http.StatusSeeOther:
+						ok.Add(1)
+						return
+					case http.StatusServiceUnavailable:
+						busy.Add(1)
+						time.Sleep(time.Second) // a client honouring Retry-After, roughly
+						continue
+					}
+					mu.Lock()
+					other[code]++
+					mu.Unlock()
+					return
+				}
+			})
+		}
+		wg.Wait()
+		took := time.Since(start)
+		peak := srv.peakRSS()
+		srv.stop()
+		results = append(results, result{Name: fmt.Sprintf("%d Django-argon2 sign-ins, %s: peak RSS (MiB)", legacyUsers, tc.name), RPS: float64(peak) / 1024,
+			Note: fmt.Sprintf("idle %.0f MiB; %d signed in (upgraded) in %s, %d answers 503 retried, other %v", float64(idle)/1024, ok.Load(),
+				took.Round(time.Second), busy.Load(), other)})
+	}
+}
+
+// legacyDeadline bounds the legacy scenario's sign-in phase.
+const legacyDeadline = 15 * time.Minute
+
 func floodBody(token string, spread bool) string {
 	return url.Values{"csrf_token": {token}, "email": {benchEmail}, "password": {"wrong password guess"}}.Encode()
 }
@@ -311,6 +389,29 @@ func (g *gatehouse) loginForm() (cookie, token string) {
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	return strings.Join(parts, "; "), string(m[1])
+}
+
+// signInAs signs email in with a fresh client and returns the answer's
+// status (303 on success).
+func (g *gatehouse) signInAs(email, pw string) int {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(g.url + "/login")
+	if err != nil {
+		return 0
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := tokenRE.FindSubmatch(body)
+	if m == nil {
+		return resp.StatusCode
+	}
+	resp, err = c.PostForm(g.url+"/login", url.Values{"csrf_token": {string(m[1])}, "email": {email}, "password": {pw}})
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // signIn returns a Cookie header of a signed-in session.

@@ -90,7 +90,7 @@ func TestAEADRefuses(t *testing.T) {
 
 func TestAEADRotation(t *testing.T) {
 	path := keysPath(t)
-	f := mustOpen(t, path)
+	f := mustOpen(t, path, WithStagingDelay(0))
 	a := NewAEAD(f, "cookie")
 	old, _ := a.Seal([]byte("old"), nil)
 	oldID := f.Ring().Current().ID

@@ -45,10 +45,18 @@ func ExampleFile_Rotate() {
 	old, _ := cookies.Seal([]byte("session data"), nil)
 	oldID := keys.Ring().Current().ID
 
-	// The new key encrypts; the old one still decrypts.
-	if _, err := keys.Rotate(); err != nil {
+	// The new key is staged: every instance that re-reads the file accepts
+	// it, none encrypts with it until its activation time (two reload
+	// intervals by default) or until it is activated.
+	k, err := keys.Rotate()
+	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("staged:", keys.Ring().Current().ID == oldID)
+	if _, err := keys.Activate(k.ID); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("activated:", keys.Ring().Current().ID == k.ID)
 	_, err = cookies.Open(old, nil)
 	fmt.Println("after rotate:", err)
 
@@ -59,6 +67,8 @@ func ExampleFile_Rotate() {
 	_, err = cookies.Open(old, nil)
 	fmt.Println("after retire:", errors.Is(err, keyring.ErrUnknownKey))
 	// Output:
+	// staged: true
+	// activated: true
 	// after rotate: <nil>
 	// after retire: true
 }

@@ -31,6 +31,12 @@ const fileVersion = 1
 // given no interval.
 const DefaultWatchInterval = 30 * time.Second
 
+// DefaultStagingDelay is how long a key added by [File.Rotate] stays staged
+// by default: two reload intervals, so that every instance watching the file
+// at DefaultWatchInterval has read the new key before anything is signed or
+// sealed with it.
+const DefaultStagingDelay = 2 * DefaultWatchInterval
+
 // fileFormat is the JSON form of a keys file.
 type fileFormat struct {
 	Version int       `json:"version"`
@@ -42,6 +48,10 @@ type fileKey struct {
 	Secret  string     `json:"secret"` // standard base64 of 32 bytes
 	Created time.Time  `json:"created"`
 	Retired *time.Time `json:"retired,omitempty"`
+	// Activates is when a staged key starts signing; absent for keys that
+	// signed from their creation (every key of files written before
+	// two-phase rotation).
+	Activates *time.Time `json:"activates,omitempty"`
 }
 
 // File is a keys file on disk and the ring most recently read from it. It
@@ -51,6 +61,7 @@ type fileKey struct {
 type File struct {
 	path     string
 	now      func() time.Time
+	stage    time.Duration
 	onError  func(error)
 	onChange func(*Ring)
 
@@ -62,10 +73,20 @@ type File struct {
 // Option configures [Open].
 type Option func(*File)
 
-// WithClock sets the clock used to stamp created and retired times. The
-// default is time.Now.
+// WithClock sets the clock used to stamp created, activation and retired
+// times and to decide when a staged key starts signing. The default is
+// time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(f *File) { f.now = now }
+}
+
+// WithStagingDelay sets how long a key added by [File.Rotate] stays staged
+// before it starts signing and encrypting; use at least twice the interval
+// at which the instances sharing the file reload it (their [File.Watch]
+// interval). d <= 0 makes Rotate's key current at once (one process, or
+// tests). The default is [DefaultStagingDelay].
+func WithStagingDelay(d time.Duration) Option {
+	return func(f *File) { f.stage = d }
 }
 
 // OnError sets a function that [File.Watch] calls when a reload fails, for
@@ -87,7 +108,7 @@ func OnChange(fn func(*Ring)) Option {
 // larger than [MaxFileSize], and a corrupt file or one without an active
 // key.
 func Open(path string, opts ...Option) (*File, error) {
-	f := &File{path: path, now: time.Now}
+	f := &File{path: path, now: time.Now, stage: DefaultStagingDelay}
 	for _, o := range opts {
 		o(f)
 	}
@@ -113,7 +134,7 @@ func (f *File) create() error {
 	defer unlock()
 	data, err := readFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		r, err := newRing([]Key{generate(f.now(), nil)})
+		r, err := newRing([]Key{generate(f.now(), nil)}, f.now())
 		if err != nil {
 			return err
 		}
@@ -129,8 +150,20 @@ func (f *File) create() error {
 // Path returns the path of the keys file.
 func (f *File) Path() string { return f.path }
 
-// Ring returns the keys most recently read or written.
-func (f *File) Ring() *Ring { return f.ring.Load() }
+// Ring returns the keys most recently read or written, as of now: once a
+// staged key's activation time has come it is a new snapshot in which that
+// key is current, although the file has not changed.
+func (f *File) Ring() *Ring {
+	r := f.ring.Load()
+	if r.next.IsZero() {
+		return r
+	}
+	nr := r.at(f.now())
+	if nr != r && !f.ring.CompareAndSwap(r, nr) {
+		return f.ring.Load() // a reload or write got in first
+	}
+	return nr
+}
 
 // Reload re-reads the keys file and swaps in its keys if its content
 // changed, reporting whether it did. On error the previous ring stays in
@@ -160,7 +193,7 @@ func (f *File) install(data []byte) (bool, error) {
 	if f.ring.Load() != nil && sum == f.hash {
 		return false, nil
 	}
-	r, err := parse(data)
+	r, err := parse(data, f.now())
 	if err != nil {
 		return false, fmt.Errorf("%w: %s: %w", ErrCorrupt, f.path, err)
 	}
@@ -192,14 +225,32 @@ func (f *File) Watch(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Rotate adds a fresh key, which becomes current: from now on it signs and
-// encrypts, while the older active keys still verify and decrypt. The file
-// is re-read and rewritten under an advisory lock, so concurrent rotations
-// by other processes are kept.
+// Rotate adds a fresh key, staged for the staging delay (see
+// [WithStagingDelay]): every instance that reloads the file meanwhile
+// accepts what it signs or seals, but nothing is signed or sealed with it
+// until its activation time (or [File.Activate]); then it becomes current,
+// while the older active keys still verify and decrypt. The file is re-read
+// and rewritten under an advisory lock, so concurrent rotations by other
+// processes are kept.
 func (f *File) Rotate() (Key, error) {
 	var k Key
 	err := f.update(func(r *Ring) (*Ring, error) {
-		nr, nk, err := r.rotated(f.now())
+		nr, nk, err := r.rotated(f.now(), f.stage)
+		k = nk
+		return nr, err
+	})
+	return k, err
+}
+
+// Activate makes the staged key id sign and encrypt from now on, without
+// waiting for its activation time. Instances that have not re-read the file
+// since the key was added will refuse what it signs until they do; activate
+// early only when every instance has reloaded (or after a leak). It refuses
+// an unknown, retired or already active key.
+func (f *File) Activate(id string) (Key, error) {
+	var k Key
+	err := f.update(func(r *Ring) (*Ring, error) {
+		nr, nk, err := r.activated(id, f.now())
 		k = nk
 		return nr, err
 	})
@@ -208,7 +259,8 @@ func (f *File) Rotate() (Key, error) {
 
 // Retire marks the key with the given id retired: whatever it signed or
 // sealed is refused from then on. Retire refuses an unknown or already
-// retired id and the last active key.
+// retired id and the last active key. Retiring the current key while
+// another is staged activates the staged one at once.
 func (f *File) Retire(id string) error {
 	return f.update(func(r *Ring) (*Ring, error) {
 		return r.retired(id, f.now())
@@ -315,7 +367,7 @@ func readFile(path string) ([]byte, error) {
 }
 
 // parse decodes and validates the content of a keys file.
-func parse(data []byte) (*Ring, error) {
+func parse(data []byte, now time.Time) (*Ring, error) {
 	var ff fileFormat
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -345,9 +397,15 @@ func parse(data []byte) (*Ring, error) {
 			}
 			k.Retired = *fk.Retired
 		}
+		if fk.Activates != nil {
+			if fk.Activates.IsZero() {
+				return nil, fmt.Errorf("key %d (%q): zero activation time", i, fk.ID)
+			}
+			k.Activates = *fk.Activates
+		}
 		keys = append(keys, k)
 	}
-	r, err := newRing(keys)
+	r, err := newRing(keys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +424,10 @@ func marshal(r *Ring) ([]byte, error) {
 		if !k.Active() {
 			t := k.Retired
 			ff.Keys[i].Retired = &t
+		}
+		if !k.Activates.IsZero() {
+			t := k.Activates
+			ff.Keys[i].Activates = &t
 		}
 	}
 	data, err := json.MarshalIndent(ff, "", "  ")

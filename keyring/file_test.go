@@ -165,7 +165,7 @@ func TestRotateRetireReload(t *testing.T) {
 	path := keysPath(t)
 	now := t0
 	clock := func() time.Time { return now }
-	a := mustOpen(t, path, WithClock(clock))
+	a := mustOpen(t, path, WithClock(clock), WithStagingDelay(0))
 	b := mustOpen(t, path)
 	first := a.Ring().Current()
 
@@ -254,7 +254,7 @@ func TestConcurrentRotate(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	path := keysPath(t)
-	writer := mustOpen(t, path)
+	writer := mustOpen(t, path, WithStagingDelay(0))
 	changes := make(chan *Ring, 10)
 	errs := make(chan error, 10)
 	watcher := mustOpen(t, path,

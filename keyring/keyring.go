@@ -5,7 +5,10 @@
 // A [Ring] is an immutable snapshot of the keys. Its [Ring.Current] key signs
 // and encrypts; every non-retired key verifies and decrypts, so a rotation
 // never breaks cookies or tokens issued a moment before, and retiring a key
-// refuses them cleanly. Consumers accept a [Source], which both a [File]
+// refuses them cleanly. Rotation is two-phase: a new key is first staged
+// (it verifies and decrypts, but nothing is signed or sealed with it) and
+// starts signing at its activation time, by which every instance sharing the
+// keys file has re-read it. Consumers accept a [Source], which both a [File]
 // (reloaded live from disk) and a fixed [Ring] (for tests and examples)
 // implement.
 //
@@ -56,6 +59,9 @@ var (
 	ErrLastKey = errors.New("keyring: cannot retire the last active key; rotate first")
 	// ErrAlreadyRetired means the key to retire is already retired.
 	ErrAlreadyRetired = errors.New("keyring: key already retired")
+	// ErrNotStaged means the key to activate already signs (it is not
+	// staged).
+	ErrNotStaged = errors.New("keyring: key is not staged")
 	// ErrInvalidKey means a key is malformed: bad id, missing secret or
 	// duplicate id.
 	ErrInvalidKey = errors.New("keyring: invalid key")
@@ -77,6 +83,11 @@ type Key struct {
 	// Retired is when the key was retired; zero while the key is active.
 	// A retired key no longer verifies or decrypts anything.
 	Retired time.Time
+	// Activates is when a staged key starts signing and encrypting (it may
+	// become current from then on); zero for a key that could from its
+	// creation. Before that the key only verifies and decrypts, so that
+	// every instance knows it before anything made with it reaches them.
+	Activates time.Time
 
 	secret [SecretSize]byte
 }
@@ -102,12 +113,19 @@ func generate(now time.Time, taken map[string]bool) Key {
 }
 
 // Active reports whether the key is not retired, and so may verify and
-// decrypt.
+// decrypt. A staged key is active.
 func (k Key) Active() bool { return k.Retired.IsZero() }
+
+// Staged reports whether, at now, the key is active but may not sign or
+// encrypt yet: its activation time is after now.
+func (k Key) Staged(now time.Time) bool { return k.Active() && now.Before(k.Activates) }
 
 // String describes the key without its secret.
 func (k Key) String() string {
 	s := "key " + k.ID + " created " + k.Created.UTC().Format(time.RFC3339)
+	if !k.Activates.IsZero() {
+		s += " activates " + k.Activates.UTC().Format(time.RFC3339)
+	}
 	if !k.Active() {
 		s += " retired " + k.Retired.UTC().Format(time.RFC3339)
 	}
@@ -178,28 +196,35 @@ type Source interface {
 type Ring struct {
 	keys    []Key // in the order given or stored
 	current int   // index in keys
+	// next is the earliest activation time after the ring's instant of a
+	// staged key; zero if none is staged. From then on Current is stale
+	// and a File builds a new snapshot.
+	next time.Time
 }
 
 // NewStatic returns a fixed ring of keys, for tests, examples and programs
 // that manage keys themselves. At least one key must be active; ids must be
-// valid and unique. The newest active key (by Created, then by position) is
-// current.
+// valid and unique. The newest active key that is not staged now (by
+// Created, then by position) is current; see [Ring.Current].
 func NewStatic(keys ...Key) (*Ring, error) {
-	return newRing(keys)
+	return newRing(keys, time.Now())
 }
 
 // Ephemeral returns a ring of one freshly generated key that lives only in
 // memory: everything it signs or seals becomes unreadable when the process
 // exits. For tests and examples.
 func Ephemeral() *Ring {
-	r, err := newRing([]Key{Generate()})
+	r, err := newRing([]Key{Generate()}, time.Now())
 	if err != nil {
 		panic(err) // impossible: a generated key is valid
 	}
 	return r
 }
 
-func newRing(keys []Key) (*Ring, error) {
+// newRing validates keys and picks the current key as of now: the newest
+// active key not staged at now; if every active key is staged, the one
+// that activates first.
+func newRing(keys []Key, now time.Time) (*Ring, error) {
 	r := &Ring{keys: append([]Key(nil), keys...), current: -1}
 	seen := make(map[string]bool, len(keys))
 	for i, k := range r.keys {
@@ -212,8 +237,23 @@ func newRing(keys []Key) (*Ring, error) {
 			return nil, fmt.Errorf("%w: key %s has no secret", ErrInvalidKey, k.ID)
 		}
 		seen[k.ID] = true
+		if k.Staged(now) {
+			if r.next.IsZero() || k.Activates.Before(r.next) {
+				r.next = k.Activates
+			}
+			continue
+		}
 		if k.Active() && (r.current < 0 || !k.Created.Before(r.keys[r.current].Created)) {
 			r.current = i
+		}
+	}
+	if r.current < 0 {
+		// Only staged keys are left (the signing key was retired): the
+		// first to activate signs rather than nothing.
+		for i, k := range r.keys {
+			if k.Active() && (r.current < 0 || k.Activates.Before(r.keys[r.current].Activates)) {
+				r.current = i
+			}
 		}
 	}
 	if r.current < 0 {
@@ -222,10 +262,25 @@ func newRing(keys []Key) (*Ring, error) {
 	return r, nil
 }
 
+// at returns the ring as of now: the same keys, the current key chosen
+// again. r itself when nothing changes.
+func (r *Ring) at(now time.Time) *Ring {
+	if r.next.IsZero() || now.Before(r.next) {
+		return r
+	}
+	nr, err := newRing(r.keys, now)
+	if err != nil {
+		return r // impossible: the same keys made r
+	}
+	return nr
+}
+
 // Ring returns r itself, so that a fixed ring is a [Source].
 func (r *Ring) Ring() *Ring { return r }
 
-// Current returns the key that signs and encrypts: the newest active key.
+// Current returns the key that signs and encrypts: the newest active key
+// that is not staged, as of when the ring was made (a [File] makes a new
+// ring when a staged key's activation time comes).
 func (r *Ring) Current() Key { return r.keys[r.current] }
 
 // Find returns the active key with the given id. Retired and unknown keys
@@ -243,15 +298,39 @@ func (r *Ring) Find(id string) (Key, bool) {
 // first for a keys file).
 func (r *Ring) Keys() []Key { return append([]Key(nil), r.keys...) }
 
-// rotated returns a new ring with a fresh key created at now appended.
-func (r *Ring) rotated(now time.Time) (*Ring, Key, error) {
+// rotated returns a new ring with a fresh key created at now appended,
+// staged until now+stage (not staged if stage <= 0).
+func (r *Ring) rotated(now time.Time, stage time.Duration) (*Ring, Key, error) {
 	taken := make(map[string]bool, len(r.keys))
 	for _, k := range r.keys {
 		taken[k.ID] = true
 	}
 	k := generate(now, taken)
-	nr, err := newRing(append(r.Keys(), k))
+	if stage > 0 {
+		k.Activates = now.Add(stage).UTC()
+	}
+	nr, err := newRing(append(r.Keys(), k), now)
 	return nr, k, err
+}
+
+// activated returns a new ring in which the staged key id activates at now.
+func (r *Ring) activated(id string, now time.Time) (*Ring, Key, error) {
+	keys := r.Keys()
+	for i, k := range keys {
+		if k.ID != id {
+			continue
+		}
+		switch {
+		case !k.Active():
+			return nil, Key{}, fmt.Errorf("%w: %s", ErrAlreadyRetired, id)
+		case !k.Staged(now):
+			return nil, Key{}, fmt.Errorf("%w: %s", ErrNotStaged, id)
+		}
+		keys[i].Activates = now.UTC()
+		nr, err := newRing(keys, now)
+		return nr, keys[i], err
+	}
+	return nil, Key{}, fmt.Errorf("%w: %q", ErrUnknownKey, id)
 }
 
 // retired returns a new ring in which key id is retired at now.
@@ -275,5 +354,15 @@ func (r *Ring) retired(id string, now time.Time) (*Ring, error) {
 		return nil, ErrLastKey
 	}
 	keys[found].Retired = now.UTC()
-	return newRing(keys)
+	nr, err := newRing(keys, now)
+	if err != nil {
+		return nil, err
+	}
+	// Retiring the signing key while the new one is staged (after a leak)
+	// activates the staged key now, and the file says so.
+	if c := nr.Current(); c.Staged(now) {
+		nr, _, err = nr.activated(c.ID, now)
+		return nr, err
+	}
+	return nr, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestMAC(t *testing.T) {
@@ -68,7 +69,7 @@ func TestMACRotation(t *testing.T) {
 }
 
 func TestMACFollowsFile(t *testing.T) {
-	f := mustOpen(t, keysPath(t))
+	f := mustOpen(t, keysPath(t), WithStagingDelay(0))
 	m := NewMAC(f, "p")
 	old := m.Sign([]byte("m"))
 	oldID := f.Ring().Current().ID
@@ -107,9 +108,12 @@ func FuzzMACVerify(f *testing.F) {
 func FuzzParseKeysFile(f *testing.F) {
 	f.Add([]byte(`{"version":1,"keys":[{"id":"0123abcd","secret":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","created":"2026-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"version":1,"keys":[]}`))
+	f.Add([]byte(`{"version":1,"keys":[{"id":"0123abcd","secret":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","created":"2026-01-01T00:00:00Z"},` +
+		`{"id":"4567cdef","secret":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","created":"2026-01-02T00:00:00Z","activates":"2026-01-02T00:01:00Z"}]}`))
 	f.Add([]byte(`{`))
+	now := time.Date(2026, 1, 2, 0, 0, 30, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := parse(data)
+		r, err := parse(data, now)
 		if err != nil {
 			return
 		}
@@ -118,7 +122,7 @@ func FuzzParseKeysFile(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r2, err := parse(out)
+		r2, err := parse(out, now)
 		if err != nil {
 			t.Fatalf("re-parse: %v", err)
 		}

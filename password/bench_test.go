@@ -33,7 +33,7 @@ func BenchmarkVerifyDummy(b *testing.B) {
 // BenchmarkVerifySmall verifies one small-work fixture of every format:
 // the per-format overhead beyond the work factor.
 func BenchmarkVerifySmall(b *testing.B) {
-	h := mustHasher(b, WithLimits(importLimits))
+	h := mustHasher(b)
 	seen := map[Format]bool{}
 	for _, f := range mustFixtures(b) {
 		if f.Realistic || seen[f.Format] {
@@ -53,7 +53,7 @@ func BenchmarkVerifySmall(b *testing.B) {
 // BenchmarkVerifyFixtures verifies the realistic-default fixture of each
 // format (the library defaults of testdata/gen_legacy.py).
 func BenchmarkVerifyFixtures(b *testing.B) {
-	h := mustHasher(b, WithLimits(importLimits))
+	h := mustHasher(b)
 	for _, f := range mustFixtures(b) {
 		if !f.Realistic {
 			continue

@@ -159,7 +159,7 @@ func TestNewHasherInvalid(t *testing.T) {
 		{"key too long", []Option{WithParams(Params{KeyLen: 65})}},
 		{"memory over limit", []Option{WithParams(Params{Memory: 1 << 20})}},
 		{"time over limit", []Option{WithParams(Params{Time: 11})}},
-		{"threads over limit", []Option{WithParams(Params{Threads: 5})}},
+		{"threads over limit", []Option{WithParams(Params{Threads: 9})}},
 		{"bcrypt limit", []Option{WithLimits(Limits{MaxBcryptCost: 40})}},
 		{"negative pbkdf2 limit", []Option{WithLimits(Limits{MaxPBKDF2Iterations: -1})}},
 		{"negative scrypt limit", []Option{WithLimits(Limits{MaxScryptMemory: -1})}},
@@ -206,9 +206,12 @@ func TestIdentify(t *testing.T) {
 		{strings.Replace(argon("m=19456,t=2,p=1"), "argon2id", "argon2i", 1), FormatArgon2i, nil},
 		{strings.Replace(argon("m=19456,t=2,p=1"), "argon2id", "argon2d", 1), "", ErrUnsupportedHash},
 		{argon("m=65536,t=10,p=4"), FormatArgon2id, nil},
-		{argon("m=65537,t=2,p=1"), "", ErrTooExpensive},
+		{argon("m=65536,t=3,p=4"), FormatArgon2id, nil},   // argon2-cffi 21.2+ default
+		{argon("m=102400,t=2,p=8"), FormatArgon2id, nil},  // argon2-cffi 21.1, passlib default
+		{argon("m=131072,t=10,p=8"), FormatArgon2id, nil}, // at every cap
+		{argon("m=131073,t=2,p=1"), "", ErrTooExpensive},
 		{argon("m=19456,t=11,p=1"), "", ErrTooExpensive},
-		{argon("m=19456,t=2,p=5"), "", ErrTooExpensive},
+		{argon("m=19456,t=2,p=9"), "", ErrTooExpensive},
 		{argon("m=4294967295,t=4294967295,p=255"), "", ErrTooExpensive},
 		{argon("m=99999999999999999999999999999,t=2,p=1"), "", ErrTooExpensive},
 		{argon("m=-1,t=2,p=1"), "", ErrMalformedHash},
@@ -281,6 +284,8 @@ func TestIdentify(t *testing.T) {
 		{"pbkdf2_sha256$260000$salt$" + djB64, FormatDjangoPBKDF2SHA256, nil},
 		{"pbkdf2_sha1$260000$salt$" + base64.StdEncoding.EncodeToString(make([]byte, 20)), FormatDjangoPBKDF2SHA1, nil},
 		{"pbkdf2_sha1$260000$salt$" + djB64, "", ErrMalformedHash},
+		{"pbkdf2_sha256$1500000$salt$" + djB64, FormatDjangoPBKDF2SHA256, nil}, // Django 6.1
+		{"pbkdf2_sha256$1800000$salt$" + djB64, FormatDjangoPBKDF2SHA256, nil}, // Django 6.2
 		{"pbkdf2_sha256$2000001$salt$" + djB64, "", ErrTooExpensive},
 		{"pbkdf2_sha256$abc$salt$" + djB64, "", ErrMalformedHash},
 		{"pbkdf2_sha256$$salt$" + djB64, "", ErrMalformedHash},
@@ -288,7 +293,8 @@ func TestIdentify(t *testing.T) {
 		{"pbkdf2_sha256$1000$salt$" + strings.TrimRight(djB64, "="), "", ErrMalformedHash},
 		{"pbkdf2_sha256$1000$salt", "", ErrMalformedHash},
 		{"argon2" + argon("m=19456,t=2,p=1"), FormatDjangoArgon2, nil},
-		{"argon2" + argon("m=102400,t=2,p=8"), "", ErrTooExpensive},
+		{"argon2" + argon("m=102400,t=2,p=8"), FormatDjangoArgon2, nil}, // Django's default
+		{"argon2" + argon("m=262144,t=2,p=8"), "", ErrTooExpensive},
 		{"argon2$argon2d$v=19$m=19456,t=2,p=1$" + salt16 + "$" + key32, "", ErrUnsupportedHash},
 		{"argon2$" + salt16, "", ErrUnsupportedHash},
 		{"bcrypt_sha256$$2b" + bcSalt, FormatDjangoBcryptSHA256, nil},

@@ -32,19 +32,23 @@ type Limits struct {
 	MaxScryptParallel int
 }
 
-// DefaultLimits returns the default caps: argon2 m ≤ 65536 KiB (64 MiB),
-// t ≤ 10, p ≤ 4; bcrypt cost ≤ 14; PBKDF2 ≤ 2,000,000 iterations; scrypt
+// DefaultLimits returns the default caps: argon2 m ≤ 131072 KiB (128 MiB),
+// t ≤ 10, p ≤ 8; bcrypt cost ≤ 14; PBKDF2 ≤ 2,000,000 iterations; scrypt
 // 128*N*r ≤ 64 MiB and p ≤ 4.
 //
-// They admit the defaults of the argon2 RFC 9106 "second choice", passlib,
-// Werkzeug and Django's PBKDF2 and bcrypt hashers, but not Django's argon2
-// default (m=102400, p=8): raise MaxArgon2Memory and MaxArgon2Threads when
-// importing those.
+// They admit the default work factors of the stacks docs/migrating.md
+// names: Django's Argon2PasswordHasher (m=102400, t=2, p=8, as argon2-cffi
+// up to 21.1 and passlib with it), argon2-cffi 21.2+ (m=65536, t=3, p=4),
+// Django's PBKDF2 hasher up to 6.2 (1,800,000 iterations; 1,500,000 in
+// 6.1), Werkzeug 3.1's PBKDF2 (1,000,000) and scrypt (N=2^15, r=8, p=1),
+// passlib's pbkdf2 and scrypt (ln=16, r=8: 64 MiB) and bcrypt up to cost
+// 14. A Pool bounds the memory that such hashes take together; see
+// DefaultMemoryBudget.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxArgon2Memory:     64 * 1024,
+		MaxArgon2Memory:     128 * 1024,
 		MaxArgon2Time:       10,
-		MaxArgon2Threads:    4,
+		MaxArgon2Threads:    8,
 		MaxBcryptCost:       14,
 		MaxPBKDF2Iterations: 2_000_000,
 		MaxScryptMemory:     64 << 20,

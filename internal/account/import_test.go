@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/password"
 )
 
@@ -55,8 +56,8 @@ func TestImportValidate(t *testing.T) {
 		{"absurd bcrypt", with(func(r *account.ImportRow) {
 			r.PasswordHash = "$2b$31$" + strings.Repeat("a", 53)
 		}), "password_hash: work factor over this server's limits: bcrypt cost 31 over limit 14"},
-		{"django argon2 default", with(func(r *account.ImportRow) { r.PasswordHash = djArgon2 }),
-			"password_hash: work factor over this server's limits: argon2 memory 102400 over limit 65536"},
+		{"argon2 over the memory cap", with(func(r *account.ImportRow) { r.PasswordHash = strings.Replace(djArgon2, "m=102400", "m=262144", 1) }),
+			"password_hash: work factor over this server's limits: argon2 memory 262144 over limit 131072"},
 		{"long name", with(func(r *account.ImportRow) { r.DisplayName = strings.Repeat("é", 65) }), "display_name: longer than 64 characters"},
 		{"control in name", with(func(r *account.ImportRow) { r.DisplayName = "a\x00b" }), "display_name: contains control or invisible formatting characters"},
 		{"bidi in name", with(func(r *account.ImportRow) { r.DisplayName = "a\u202eb" }), "display_name: contains control or invisible formatting characters"},
@@ -101,13 +102,103 @@ func TestImportValidate(t *testing.T) {
 	}
 }
 
-// The caps come from the hasher given: raising them admits Django's
-// argon2 default.
+// The caps come from the hasher given: the defaults admit Django's argon2
+// default (m=102400, p=8); lowering them refuses it.
 func TestImportValidateFollowsHasherLimits(t *testing.T) {
-	im := newTestImporter(t, mustOpenDB(t).Imports(), password.WithLimits(password.Limits{MaxArgon2Memory: 102400, MaxArgon2Threads: 8}))
+	im := newTestImporter(t, mustOpenDB(t).Imports())
 	u, err := im.Validate(account.ImportRow{Email: "d@example.com", PasswordHash: djArgon2})
 	if err != nil || u.Format != password.FormatDjangoArgon2 {
 		t.Fatalf("Validate = %+v, %v", u, err)
+	}
+	im = newTestImporter(t, mustOpenDB(t).Imports(), password.WithLimits(password.Limits{MaxArgon2Memory: 65536, MaxArgon2Threads: 4}))
+	if _, err := im.Validate(account.ImportRow{Email: "d@example.com", PasswordHash: djArgon2}); err == nil ||
+		err.Error() != "password_hash: work factor over this server's limits: argon2 memory 102400 over limit 65536" {
+		t.Fatalf("Validate with lower caps = %v", err)
+	}
+}
+
+// Issue 15: hashes at the default work factors of Django (argon2, and
+// PBKDF2 at 1,500,000), argon2-cffi and Werkzeug 3 import with the default
+// settings, sign in through a default-budget pool and are argon2id after
+// the first sign-in. Under -race or -short only the argon2 hashes are
+// signed in with (the PBKDF2 ones take seconds there).
+func TestImportDefaultWorkFactorsThenSignIn(t *testing.T) {
+	slow := testing.Short() || raceEnabled
+	d, pool, im, users, pws := validFixtures(t, "defaults.json", func(f legacyFixture) bool {
+		return !slow || strings.Contains(f.Format, "argon2")
+	})
+	if r, err := im.Import(ctx, users, meta); err != nil || r.Created != len(users) {
+		t.Fatalf("Import = %+v, %v", r, err)
+	}
+	wantUpgradedAtSignIn(t, d, pool, users, pws)
+}
+
+// validFixtures validates every hash of a password/testdata fixture file
+// with a cheap pool's hasher (default limits) and returns the users and
+// passwords of those keep selects, ready to import.
+func validFixtures(t *testing.T, name string, keep func(legacyFixture) bool) (*db.DB, *password.Pool, *account.Importer, []account.ImportUser, []string) {
+	t.Helper()
+	d := mustOpenDB(t)
+	pool := cheapPool(t, 64)
+	im := account.NewImporter(account.ImporterConfig{Store: d.Imports(), Hashes: pool.Hasher(), Now: func() time.Time { return importNow }})
+	var users []account.ImportUser
+	var pws []string
+	for i, f := range mustLoadFixtures(t, name) {
+		u, err := im.Validate(account.ImportRow{Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: f.Hash, Roles: []string{"user"}})
+		if err != nil {
+			t.Fatalf("%s %q: %v", f.Format, f.Hash, err)
+		}
+		if string(u.Format) != f.Format {
+			t.Fatalf("format %s, want %s", u.Format, f.Format)
+		}
+		if !keep(f) {
+			continue
+		}
+		u.Source = fmt.Sprintf("%s line %d", name, i+1)
+		users = append(users, u)
+		pws = append(pws, f.Password)
+	}
+	return d, pool, im, users, pws
+}
+
+// mustLoadFixtures reads a fixture file of password/testdata.
+func mustLoadFixtures(t *testing.T, name string) []legacyFixture {
+	t.Helper()
+	raw, err := os.ReadFile("../../password/testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx []legacyFixture
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// wantUpgradedAtSignIn signs every imported user in, with a wrong password
+// (refused) and then theirs, and checks that the stored hash is then the
+// pool's argon2id (m=64) and the creation time the import's.
+func wantUpgradedAtSignIn(t *testing.T, d *db.DB, pool *password.Pool, users []account.ImportUser, pws []string) {
+	t.Helper()
+	svc := realService(d, pool)
+	for i, u := range users {
+		if _, err := svc.Authenticate(ctx, u.Email, "wrong "+pws[i], meta); err == nil {
+			t.Fatalf("%s: wrong password accepted", u.Format)
+		}
+		got, err := svc.Authenticate(ctx, u.Email, pws[i], meta)
+		if err != nil {
+			t.Fatalf("%s: Authenticate: %v", u.Format, err)
+		}
+		c, err := d.Users().CredentialsByID(ctx, got.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := password.Identify(c.PasswordHash); err != nil || f != password.FormatArgon2id || !strings.Contains(c.PasswordHash, "m=64,") {
+			t.Fatalf("%s: stored hash after sign-in = %q (%v)", u.Format, c.PasswordHash, err)
+		}
+		if !c.User.CreatedAt.Equal(importNow) {
+			t.Fatalf("CreatedAt = %v", c.User.CreatedAt)
+		}
 	}
 }
 
@@ -121,34 +212,7 @@ type legacyFixture struct {
 // Hashes made by the real Werkzeug, Django, passlib and bcrypt libraries
 // are imported, sign in with their passwords and are then argon2id.
 func TestImportThenSignInUpgrades(t *testing.T) {
-	raw, err := os.ReadFile("../../password/testdata/legacy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx []legacyFixture
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
-	d := mustOpenDB(t)
-	pool := cheapPool(t, 64)
-	im := account.NewImporter(account.ImporterConfig{Store: d.Imports(), Hashes: pool.Hasher(), Now: func() time.Time { return importNow }})
-	var users []account.ImportUser
-	var pws []string
-	for i, f := range fx {
-		if f.Realistic {
-			continue
-		}
-		u, err := im.Validate(account.ImportRow{Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: f.Hash, Roles: []string{"user"}})
-		if err != nil {
-			t.Fatalf("%s %q: %v", f.Format, f.Hash, err)
-		}
-		if string(u.Format) != f.Format {
-			t.Fatalf("format %s, want %s", u.Format, f.Format)
-		}
-		u.Source = fmt.Sprintf("legacy.json line %d", i+1)
-		users = append(users, u)
-		pws = append(pws, f.Password)
-	}
+	d, pool, im, users, pws := validFixtures(t, "legacy.json", func(f legacyFixture) bool { return !f.Realistic })
 	if n, err := im.CountExisting(ctx, users); err != nil || n != 0 {
 		t.Fatalf("CountExisting before = %d, %v", n, err)
 	}
@@ -170,24 +234,5 @@ func TestImportThenSignInUpgrades(t *testing.T) {
 		t.Fatalf("event = %+v", e)
 	}
 
-	svc := realService(d, pool)
-	for i, u := range users {
-		if _, err := svc.Authenticate(ctx, u.Email, "wrong "+pws[i], meta); err == nil {
-			t.Fatalf("%s: wrong password accepted", u.Format)
-		}
-		got, err := svc.Authenticate(ctx, u.Email, pws[i], meta)
-		if err != nil {
-			t.Fatalf("%s: Authenticate: %v", u.Format, err)
-		}
-		c, err := d.Users().CredentialsByID(ctx, got.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, err := password.Identify(c.PasswordHash); err != nil || f != password.FormatArgon2id || !strings.Contains(c.PasswordHash, "m=64,") {
-			t.Fatalf("%s: stored hash after sign-in = %q (%v)", u.Format, c.PasswordHash, err)
-		}
-		if !c.User.CreatedAt.Equal(importNow) {
-			t.Fatalf("CreatedAt = %v", c.User.CreatedAt)
-		}
-	}
+	wantUpgradedAtSignIn(t, d, pool, users, pws)
 }

@@ -112,10 +112,6 @@ func (a *Feature) apiToken(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, ProblemUnverified, "")
 		return
 	}
-	if err := a.waitForCutoff(ctx, u); err != nil {
-		a.apiFail(w, r, err)
-		return
-	}
 	authAt := a.now()
 	access, claims, err := a.issuer.Issue(strconv.FormatInt(u.ID, 10), accessExtra(u, authAt, amr))
 	if err != nil {
@@ -147,10 +143,6 @@ func (a *Feature) apiRefresh(w http.ResponseWriter, r *http.Request) {
 		invalidToken(w, ProblemInvalidRefresh)
 		return
 	case err != nil:
-		a.apiFail(w, r, err)
-		return
-	}
-	if err := a.waitForCutoff(r.Context(), u); err != nil {
 		a.apiFail(w, r, err)
 		return
 	}
@@ -219,39 +211,10 @@ func (a *Feature) apiUser(w http.ResponseWriter, r *http.Request) (account.User,
 	case err != nil:
 		a.apiFail(w, r, err)
 		return account.User{}, nil, false
-	case !u.SessionValid(claims.IssuedAt):
+	case !u.SessionValid(claims.IssuedAtExact): // to the microsecond: no wait at issue
 		return refuse("user disabled or token issued before the user's cut-off")
 	}
 	return u, claims, true
-}
-
-// waitForCutoff waits, if needed, until the current whole second is not
-// before u's cut-off. An access token's "iat" has whole seconds, and /me
-// refuses tokens issued before the cut-off at its full precision, so a
-// token issued in the same second as a password change (or the account's
-// creation) would otherwise carry an "iat" before the cut-off and be
-// refused. The wait is under a second and happens only right after a
-// cut-off moved; a cut-off further ahead (clock skew between instances) is
-// not waited for.
-func (a *Feature) waitForCutoff(ctx context.Context, u account.User) error {
-	now := a.now()
-	wait := u.SessionsValidAfter.Sub(now.Truncate(time.Second))
-	if wait <= 0 || wait > time.Second {
-		return nil
-	}
-	// The first whole second at or after the cut-off.
-	next := u.SessionsValidAfter.Truncate(time.Second)
-	if next.Before(u.SessionsValidAfter) {
-		next = next.Add(time.Second)
-	}
-	t := time.NewTimer(next.Sub(now))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // accessExtra are the optional claims of u's access tokens.

@@ -226,12 +226,31 @@ func TestAPIKeyRotation(t *testing.T) {
 		t.Fatalf("JWKS kids %v, token kid %s", ids, oldKid)
 	}
 
-	out := ts.mustCLI("", "keys", "rotate")
+	// The rotated key is staged: published (verifiers learn it first), not
+	// yet signing; `keys activate` makes it sign.
+	// (--keys-reload=1m for the CLI: staged for two minutes.)
+	out := ts.mustCLI("", "--keys-reload=1m", "keys", "rotate")
 	apiWaitFor(t, "the server to reload the keys file", func() bool { return len(jwksKids()) == 2 })
+	m := newKeyLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keys rotate said %q", out)
+	}
+	staged := m[1]
+	if ids := jwksKids(); ids[0] != oldKid || ids[1] != staged {
+		t.Fatalf("JWKS kids %v, want the current %s, then the staged %s", ids, oldKid, staged)
+	}
+	if kid := tokenKid(t, apiMustTokens(t, ts, "ada@example.com", goodPassword).AccessToken); kid != oldKid {
+		t.Fatalf("a token signed with %s while %s is staged", kid, staged)
+	}
+	if list := ts.mustCLI("", "keys", "list"); !regexp.MustCompile(`(?m)^` + staged + `\s.*staged`).MatchString(list) {
+		t.Fatalf("keys list:\n%s", list)
+	}
+	ts.mustCLI("", "keys", "activate", staged)
+	apiWaitFor(t, "the server to sign with the activated key", func() bool { return jwksKids()[0] == staged })
 	after := apiMustTokens(t, ts, "ada@example.com", goodPassword)
 	newKid := tokenKid(t, after.AccessToken)
-	if newKid == oldKid || !strings.Contains(out, newKid) {
-		t.Fatalf("after rotation kid %s (old %s), CLI said %q", newKid, oldKid, out)
+	if newKid != staged {
+		t.Fatalf("after activation kid %s, want %s (old %s)", newKid, staged, oldKid)
 	}
 	if ids := jwksKids(); ids[0] != newKid || ids[1] != oldKid {
 		t.Fatalf("JWKS kids %v, want current %s first then %s", ids, newKid, oldKid)

@@ -35,7 +35,7 @@ const usage = `Usage:
   gatehouse [settings] user disable E | enable E
   gatehouse [settings] user revoke-sessions E          end every session and token of the user
   gatehouse [settings] user reset-2fa E                turn off the user's second factor
-  gatehouse [settings] keys list | rotate | retire ID
+  gatehouse [settings] keys list | rotate | activate ID | retire ID
   gatehouse version
 
 Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
@@ -137,7 +137,7 @@ func version() string {
 // cliEnv hands the commands of internal/cli what they need: the settings
 // they read and a way to open the dependencies.
 func cliEnv(cfg *Config) cli.Env {
-	return cli.Env{KeysFile: cfg.KeysFile, Usage: usage,
+	return cli.Env{KeysFile: cfg.KeysFile, KeysReload: cfg.KeysReload, Usage: usage,
 		OpenDB: func(ctx context.Context) (*db.DB, error) {
 			d, err := db.Open(ctx, cfg.DatabaseURL, db.WithTimeout(cfg.DBTimeout))
 			if err != nil {

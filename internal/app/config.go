@@ -58,6 +58,7 @@ type Config struct {
 	MaxBcryptCost     int
 	MaxScryptMemory   int64 // bytes
 	WerkzeugDefaultIt int
+	HashMemoryBudget  int64 // bytes; 0: password.DefaultMemoryBudget
 	HashQueueWait     time.Duration
 	APIAudience       string
 	CORSOrigins       []string
@@ -188,12 +189,13 @@ var settings = []setting{
 	uintSetting("ARGON2_TIME", "2", "argon2id passes", 1, 20, func(c *Config, n uint64) { c.Argon2Time = uint32(n) }),
 	uintSetting("ARGON2_THREADS", "1", "argon2id lanes", 1, 16, func(c *Config, n uint64) { c.Argon2Threads = uint8(n) }),
 	uintSetting("HASH_WORKERS", strconv.Itoa(runtime.NumCPU()), "password hashes computed at once", 1, 256, func(c *Config, n uint64) { c.HashWorkers = int(n) }),
-	uintSetting("HASH_MAX_ARGON2_MEMORY", "65536", "largest argon2 memory (KiB) a stored hash may ask for", 1024, 4<<20, func(c *Config, n uint64) { c.MaxArgon2Memory = uint32(n) }),
-	uintSetting("HASH_MAX_ARGON2_THREADS", "4", "largest argon2 parallelism a stored hash may ask for", 1, 64, func(c *Config, n uint64) { c.MaxArgon2Threads = uint8(n) }),
+	uintSetting("HASH_MAX_ARGON2_MEMORY", "131072", "largest argon2 memory (KiB) a stored hash may ask for", 1024, 4<<20, func(c *Config, n uint64) { c.MaxArgon2Memory = uint32(n) }),
+	uintSetting("HASH_MAX_ARGON2_THREADS", "8", "largest argon2 parallelism a stored hash may ask for", 1, 64, func(c *Config, n uint64) { c.MaxArgon2Threads = uint8(n) }),
 	uintSetting("HASH_MAX_PBKDF2_ITERATIONS", "2000000", "most PBKDF2 iterations a stored hash may ask for", 1000, 50000000, func(c *Config, n uint64) { c.MaxPBKDF2Iter = int(n) }),
 	uintSetting("HASH_MAX_BCRYPT_COST", "14", "highest bcrypt cost a stored hash may ask for", 4, 31, func(c *Config, n uint64) { c.MaxBcryptCost = int(n) }),
 	uintSetting("HASH_MAX_SCRYPT_MEMORY", "67108864", "most memory (bytes) a stored scrypt hash may ask for", 1<<20, 4<<30, func(c *Config, n uint64) { c.MaxScryptMemory = int64(n) }),
 	uintSetting("WERKZEUG_DEFAULT_ITERATIONS", "260000", "PBKDF2 iterations of Werkzeug hashes that do not name them", 1000, 50000000, func(c *Config, n uint64) { c.WerkzeugDefaultIt = int(n) }),
+	uintSetting("HASH_MEMORY_BUDGET", "0", "most memory (MiB) the hashes running at once may need together; 0: HASH_WORKERS × ARGON2_MEMORY + the largest stored-hash cap", 0, 1<<20, func(c *Config, n uint64) { c.HashMemoryBudget = int64(n) << 20 }),
 	durationSetting("HASH_QUEUE_WAIT", "3s", "longest wait for a hashing worker before answering 503", func(c *Config) *time.Duration { return &c.HashQueueWait }),
 	stringSetting("API_AUDIENCE", "", "aud claim of API access tokens (default: the base URL)", func(c *Config) *string { return &c.APIAudience }),
 	{name: "CORS_ORIGINS", def: "", help: "origins allowed to call the JSON API from a browser (comma-separated); empty: none", apply: func(c *Config, v string) error {

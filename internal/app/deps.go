@@ -109,6 +109,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	d.pool = password.NewPool(hasher, password.WithWorkers(cfg.HashWorkers), password.WithMaxWait(cfg.HashQueueWait),
+		password.WithMemoryBudget(cfg.HashMemoryBudget),
 		password.WithWaitObserver(d.metrics.ObserveHashWait))
 	d.metrics.WatchPool(d.pool)
 

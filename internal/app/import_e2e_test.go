@@ -266,7 +266,7 @@ func TestImportBadInputReportedWithLine(t *testing.T) {
 		{"absurd bcrypt cost", "u.csv", importCSVHeader + "b@example.com," + strings.Replace(bc, "$04$", "$20$", 1) + ",,,,\n",
 			[]string{"u.csv:2: password_hash: work factor over this server's limits: bcrypt cost 20 over limit 14"}},
 		{"absurd argon2 memory", "u.jsonl", `{"email":"b@example.com","password_hash":"$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}` + "\n",
-			[]string{"u.jsonl:1: password_hash: work factor over this server's limits: argon2 memory 4194304 over limit 65536"}},
+			[]string{"u.jsonl:1: password_hash: work factor over this server's limits: argon2 memory 4194304 over limit 131072"}},
 		{"absurd scrypt", "u.csv", importCSVHeader + "b@example.com,scrypt:4194304:8:1$salt$" + strings.Repeat("00", 64) + ",,,,\n",
 			[]string{"u.csv:2: password_hash: work factor over this server's limits: scrypt memory"}},
 		{"malformed hash", "u.csv", importCSVHeader + "b@example.com,pbkdf2:sha256:1000$salt$xyz,,,,\n",

@@ -155,7 +155,7 @@ func handleOf(t *testing.T, token string) string {
 }
 
 var (
-	newKeyLine     = regexp.MustCompile(`new current key ([0-9a-f]{8})`)
+	newKeyLine     = regexp.MustCompile(`new key ([0-9a-f]{8}) staged`)
 	currentKeyLine = regexp.MustCompile(`(?m)^([0-9a-f]{8})\s.*current`)
 )
 

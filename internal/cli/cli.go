@@ -58,6 +58,9 @@ type Env struct {
 	OpenDB func(ctx context.Context) (*db.DB, error)
 	// KeysFile is the keys file (KEYS_FILE), for keys.
 	KeysFile string
+	// KeysReload is how often running servers re-read the keys file
+	// (KEYS_RELOAD): a rotated key is staged for two of these.
+	KeysReload time.Duration
 	// Usage is the usage text shown with command line errors.
 	Usage string
 	// Open opens the dependencies and migrates the database, so that
@@ -241,9 +244,11 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 func Keys(ctx context.Context, env Env, args []string, stdout, stderr io.Writer) error {
 	usage := env.Usage
 	if len(args) == 0 {
-		return &UsageError{Msg: "keys: want list, rotate or retire ID\n\n" + usage}
+		return &UsageError{Msg: "keys: want list, rotate, activate ID or retire ID\n\n" + usage}
 	}
-	f, err := keyring.Open(env.KeysFile)
+	// A rotated key is staged for two reload intervals: every instance
+	// accepts it before any instance signs with it (docs/keys.md).
+	f, err := keyring.Open(env.KeysFile, keyring.WithStagingDelay(2*env.KeysReload))
 	if err != nil {
 		return err
 	}
@@ -251,7 +256,7 @@ func Keys(ctx context.Context, env Env, args []string, stdout, stderr io.Writer)
 	case "list":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tCREATED\tSTATE")
-		cur := f.Ring().Current().ID
+		cur, now := f.Ring().Current().ID, time.Now()
 		for _, k := range f.Ring().Keys() {
 			state := "active (verifies, decrypts)"
 			switch {
@@ -259,6 +264,8 @@ func Keys(ctx context.Context, env Env, args []string, stdout, stderr io.Writer)
 				state = "current (signs, encrypts)"
 			case !k.Active():
 				state = "retired"
+			case k.Staged(now):
+				state = "staged (verifies, decrypts; signs from " + k.Activates.UTC().Format(time.RFC3339) + " or keys activate)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\n", k.ID, k.Created.UTC().Format(time.RFC3339), state)
 		}
@@ -268,7 +275,17 @@ func Keys(ctx context.Context, env Env, args []string, stdout, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new current key %s; older keys still verify until retired; running instances pick it up within a minute\n", k.ID)
+		fmt.Fprintf(stdout, "new key %s staged: running instances accept it from their next reload; it signs and encrypts from %s (or after: gatehouse keys activate %s); older keys still verify until retired\n",
+			k.ID, k.Activates.UTC().Format(time.RFC3339), k.ID)
+		return nil
+	case "activate":
+		if len(args) != 2 {
+			return &UsageError{Msg: "usage: gatehouse keys activate ID"}
+		}
+		if _, err := f.Activate(args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %s signs and encrypts from now on (instances that have not reloaded the keys file since it was added refuse what it signs until they do)\n", args[1])
 		return nil
 	case "retire":
 		if len(args) != 2 {
