@@ -37,6 +37,10 @@ type Claims struct {
 	// AMR ("amr") lists the authentication methods used, such as "pwd" and
 	// "otp" (RFC 8176).
 	AMR []string
+	// Email ("email") and Name ("name") describe the user, when present.
+	Email, Name string
+	// Groups ("groups") are the user's groups (RFC 9068 section 2.2.3.1).
+	Groups []string
 }
 
 // HasRole reports whether the claims list role.
@@ -53,6 +57,9 @@ type wireClaims struct {
 	Roles    []string         `json:"roles,omitempty"`
 	Scope    string           `json:"scope,omitempty"`
 	AMR      []string         `json:"amr,omitempty"`
+	Email    string           `json:"email,omitempty"`
+	Name     string           `json:"name,omitempty"`
+	Groups   []string         `json:"groups,omitempty"`
 }
 
 func dateOf(d *jwt.NumericDate) time.Time {
@@ -82,6 +89,9 @@ func (w *wireClaims) claims() *Claims {
 		AuthTime:  dateOf(w.AuthTime),
 		Roles:     w.Roles,
 		AMR:       w.AMR,
+		Email:     w.Email,
+		Name:      w.Name,
+		Groups:    w.Groups,
 	}
 	if w.Scope != "" {
 		c.Scope = strings.Fields(w.Scope)
