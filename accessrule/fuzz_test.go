@@ -3,6 +3,7 @@ package accessrule_test
 import (
 	"errors"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -88,6 +89,22 @@ func FuzzDecide(f *testing.F) {
 			if d2 := rs.Decide(req); d2 != d {
 				t.Fatalf("%q and %q decided differently: %+v, %+v", path, np, d, d2)
 			}
+		}
+	})
+}
+
+func FuzzExternalNext(f *testing.F) {
+	for _, s := range []string{"https://app.example.com/x", "https://a@evil.example", "https:/\\evil.example", "https://app.example.com//x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got, ok := accessrule.ExternalNext(next, func(h string) bool { return h == "app.example.com" }, false)
+		if !ok {
+			return
+		}
+		u, err := url.Parse(got)
+		if err != nil || u.Scheme != "https" || u.Hostname() != "app.example.com" || u.User != nil || u.Fragment != "" {
+			t.Fatalf("accepted %q: %+v %v", got, u, err)
 		}
 	})
 }

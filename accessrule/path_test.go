@@ -121,3 +121,36 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestExternalNext(t *testing.T) {
+	rs := mustParse(t, "default: deny\nrules:\n  - domains: [app.example.com, \"*.apps.example.com\"]\n    policy: signed_in\n")
+	allowed := func(h string) bool { return rs.CoversHost(h) || accessrule.UnderDomain(h, "corp.example.com") }
+	for _, ok := range []string{"https://app.example.com/", "https://app.example.com/page?x=1", "https://wiki.apps.example.com/a",
+		"https://x.corp.example.com/", "https://corp.example.com", "https://APP.example.com:8443/x"} {
+		if got, good := accessrule.ExternalNext(ok, allowed, false); !good || got != ok {
+			t.Errorf("ExternalNext(%q) = %q, %v", ok, got, good)
+		}
+	}
+	if _, good := accessrule.ExternalNext("http://app.example.com/", allowed, true); !good {
+		t.Error("http refused in development")
+	}
+	for _, bad := range []string{"", "/dashboard", "http://app.example.com/", "https://evil.example/", "https://a@evil.example",
+		"https://app.example.com@evil.example/", "https:/\\evil.example", "https:\\\\evil.example", "//evil.example", "https://evil.example\\@app.example.com/",
+		"https://app.example.com/ x", " https://app.example.com/", "https://app.example.com/\tx", "https://app.example.com/\r\nSet-Cookie:x",
+		"https://app.example.com/#frag", "javascript://app.example.com/%0aalert(1)", "https://apps.example.com/", "https://app.example.com.evil.example/",
+		"https://app.example.com//evil.example", "https://app.example.com/caf\u00e9", "HTTPS://app.example.com/", "https://[::1]/",
+		"https://app.example.com/" + strings.Repeat("a", 3000)} {
+		if got, good := accessrule.ExternalNext(bad, allowed, false); good {
+			t.Errorf("ExternalNext(%q) accepted: %q", bad, got)
+		}
+	}
+}
+
+func mustParse(t *testing.T, s string) *accessrule.Rules {
+	t.Helper()
+	rs, err := accessrule.Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
