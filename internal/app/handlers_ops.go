@@ -28,4 +28,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, note := range s.d.readyNotes() {
+		_, _ = w.Write([]byte(note + "\n"))
+	}
 }

@@ -82,6 +82,20 @@ func SafeNext(next string) string {
 	return u.RequestURI()
 }
 
+// Next is SafeNext that also accepts the absolute URLs Config.ExternalNext
+// accepts (forward-auth: https URLs on a protected host), for `next` on
+// sign-in, the second factor, step-up and sign-out. Anything else is
+// DefaultNext, as strictly as SafeNext.
+func (k *Kit) Next(next string) string {
+	if local := SafeNext(next); local != DefaultNext || k.cfg.ExternalNext == nil {
+		return local
+	}
+	if abs, ok := k.cfg.ExternalNext(next); ok {
+		return abs
+	}
+	return DefaultNext
+}
+
 // AMRKey is the session key of the authentication methods used to sign the
 // session in (RFC 8176 values, space-separated).
 const AMRKey = "amr"

@@ -107,7 +107,7 @@ func (f *Feature) LoginForm(w http.ResponseWriter, r *http.Request) {
 		f.k.FormError(w, r, err)
 		return
 	}
-	next := kit.SafeNext(r.Form.Get("next"))
+	next := f.k.Next(r.Form.Get("next"))
 	if _, ok := kit.UserFrom(r.Context()); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
@@ -132,7 +132,7 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pw := r.PostForm.Get("password")
 	remember := r.PostForm.Get("remember") == "on"
-	next := kit.SafeNext(r.PostForm.Get("next"))
+	next := f.k.Next(r.PostForm.Get("next"))
 	p := f.k.Page(r, "Sign in")
 	p.Form["email"] = email
 	if next != kit.DefaultNext {
@@ -204,5 +204,9 @@ func (f *Feature) Logout(w http.ResponseWriter, r *http.Request) {
 		sess.Destroy()
 	}
 	secheaders.ClearSiteData(w)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	target := "/"
+	if next := f.k.Next(r.PostForm.Get("next")); next != kit.DefaultNext {
+		target = next // a local page, or a protected app (forward-auth)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

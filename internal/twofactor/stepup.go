@@ -42,7 +42,7 @@ func (f *Feature) noSecondFactor(w http.ResponseWriter, r *http.Request, next st
 // goes on to next. It reports whether the handler continues, with the
 // signed-in user and the safe next.
 func (f *Feature) stepUpStart(w http.ResponseWriter, r *http.Request, next string) (account.User, string, bool) {
-	next = kit.SafeNext(next)
+	next = f.k.Next(next)
 	u, ok := kit.UserFrom(r.Context())
 	if !ok {
 		target := "/login"
