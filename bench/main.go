@@ -43,7 +43,7 @@ import (
 var (
 	duration = flag.Duration("d", 10*time.Second, "duration of each load")
 	conns    = flag.Int("c", 50, "connections for page loads")
-	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api")
+	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api, forwardauth")
 	keep     = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -103,6 +103,9 @@ func main() {
 	}
 	if want("flood") {
 		flood(dir, bin)
+	}
+	if want("forwardauth") {
+		forwardAuth(dir, bin)
 	}
 	fmt.Println()
 	fmt.Println("ratio: req/s over the baseline's req/s in the loads just before and after the scenario (paired),")
