@@ -123,16 +123,26 @@ func TestForwardAuthE2E(t *testing.T) {
 	app := proxies["nginx"].URL + "/page?x=1"
 	b := ts.browser()
 	b.register("back@example.com", goodPassword)
-	b.submit("/login", "/login", "email", "back@example.com", "password", goodPassword, "next", app).redirect(t, app)
+	// After a form, another origin is reached through a page with a Refresh
+	// header: browsers apply the form-action CSP to the redirects that
+	// follow a form submission.
+	goesOn := func(r *response, to string) {
+		t.Helper()
+		r.want(t, 200, `id="continue" href="`+strings.ReplaceAll(to, "&", "&amp;")+`"`)
+		if got := r.Header.Get("Refresh"); got != "0;url="+to {
+			t.Fatalf("Refresh %q, want to %s", got, to)
+		}
+	}
+	goesOn(b.submit("/login", "/login", "email", "back@example.com", "password", goodPassword, "next", app), app)
 	for _, bad := range []string{"https://evil.example/", "http://app.example.com@evil.example/", "http:/\\evil.example", "http://evil.example\\@app.example.com/", "http://app.example.com/\r\nx"} {
 		b.get("/login?next="+url.QueryEscape(bad)).redirect(t, "/dashboard") // signed in: straight to next
 	}
-	b.submit("/dashboard", "/logout", "next", app).redirect(t, app)
+	goesOn(b.submit("/dashboard", "/logout", "next", app), app)
 
 	// Step-up, then the two_factor rule lets the session through.
 	one, authn, _ := enrolled(t, ts, "two@example.com")
 	admin := proxies["caddy"].URL + "/admin/x"
-	one.submit("/dashboard", "/login/step-up", "code", authn.code(), "next", admin).redirect(t, admin)
+	goesOn(one.submit("/dashboard", "/login/step-up", "code", authn.code(), "next", admin), admin)
 	c := one.cookie("gatehouse")
 	req, _ := http.NewRequest("GET", admin, nil)
 	req.Header.Set("Cookie", c.Name+"="+c.Value)

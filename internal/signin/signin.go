@@ -190,7 +190,7 @@ func (f *Feature) CompleteLogin(w http.ResponseWriter, r *http.Request, sess *se
 	sess.Login(strconv.FormatInt(u.ID, 10), remember)
 	kit.SetAMR(r, amr...)
 	f.c.AfterLogin(r.Context(), r, u)
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	f.k.GoNext(w, r, next)
 }
 
 // Logout ends this session on the server and asks the browser to forget it.
@@ -208,5 +208,5 @@ func (f *Feature) Logout(w http.ResponseWriter, r *http.Request) {
 	if next := f.k.Next(r.PostForm.Get("next")); next != kit.DefaultNext {
 		target = next // a local page, or a protected app (forward-auth)
 	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	f.k.GoNext(w, r, target)
 }

@@ -19,3 +19,10 @@ type AdminAccess struct {
 	// CookieDomain is COOKIE_DOMAIN, "" when the cookie is host-only.
 	CookieDomain string
 }
+
+// Continue is the data of the page that moves a browser on to an app on
+// another origin after a form (sign-in, step-up, sign-out).
+type Continue struct {
+	// URL is where the browser goes (an absolute URL checked by kit.Next).
+	URL string
+}
