@@ -1,16 +1,23 @@
 package main
 
 import (
+	"fmt"
+	"log"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/proxytest"
 )
 
 // forwardAuthRules lets signed-in users through to app.example.com.
 const forwardAuthRules = `default: deny
 rules:
-  - domains: [app.example.com]
+  - domains: [app.example.com, 127.0.0.1]
     policy: signed_in
 `
 
@@ -49,4 +56,36 @@ func forwardAuth(dir, bin string) {
 	r.Base = (before.RPS + after.RPS) / 2
 	r.Note = "baseline: bare net/http 200"
 	results = append(results, r)
+
+	// The latency nginx adds in front of the bare upstream, without and
+	// with auth_request to Gatehouse (the documented configuration).
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		fmt.Println("forwardauth: no nginx (apt-get install nginx); skipping the nginx loads")
+		return
+	}
+	signedIn := map[string]string{"Cookie": cookie}
+	direct := wrk("  bare upstream, direct", bare+"/", *conns, nil, "", false, "", *duration/2)
+	for _, tc := range []struct{ name, gatehouse string }{
+		{"nginx -> bare upstream (no auth_request)", ""},
+		{"nginx + auth_request -> bare upstream, signed in", strings.TrimPrefix(srv.url, "http://")},
+	} {
+		sub := filepath.Join(dir, "nginx-"+strconv.Itoa(len(results)))
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			log.Fatal(err)
+		}
+		listen := freeAddr()
+		args, err := proxytest.NginxConfig(sub, listen, tc.gatehouse, strings.TrimPrefix(bare, "http://"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		cmd := start(nginx, args, nil)
+		waitHTTP("http://" + listen + "/")
+		res := wrk(tc.name, "http://"+listen+"/", *conns, signedIn, "", false, "", *duration)
+		res.Base = direct.RPS
+		res.Note = fmt.Sprintf("p50 +%s over the direct upstream", (res.P50 - direct.P50).Round(10*time.Microsecond))
+		results = append(results, res)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
 }

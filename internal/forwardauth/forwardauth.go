@@ -232,9 +232,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, nginx bool) {
 	out.Target = target.URL()
 	user, err := h.cfg.Identify(r)
 	if err != nil {
-		out.Verdict = VerdictError
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "Service unavailable", http.StatusServiceUnavailable)
+		out.Verdict = unavailable(w)
 		return
 	}
 	out.User = user
@@ -267,9 +265,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, nginx bool) {
 	default:
 		token, err := h.token(user, target.Origin())
 		if err != nil {
-			out.Verdict = VerdictError
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, "Service unavailable", http.StatusServiceUnavailable)
+			out.Verdict = unavailable(w)
 			return
 		}
 		out.Verdict = VerdictAllow
@@ -283,6 +279,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, nginx bool) {
 		return
 	}
 	http.Error(w, "Forbidden", http.StatusForbidden)
+}
+
+// unavailable answers 503 (a store or the keys failed: fail closed) and
+// returns the verdict.
+func unavailable(w http.ResponseWriter) string {
+	w.Header().Set("Retry-After", "5")
+	http.Error(w, "Service unavailable", http.StatusServiceUnavailable)
+	return VerdictError
 }
 
 // headerSafe replaces control characters, which no header may carry.

@@ -109,17 +109,16 @@ func ReadEcho(t testing.TB, resp *http.Response) Echo {
 	return e
 }
 
-// substitute replaces the documented addresses, failing the test when one
-// of them is missing (the documentation and the harness drifted apart).
-func substitute(t testing.TB, name string, data []byte, pairs ...string) []byte {
-	t.Helper()
+// substitute replaces the documented addresses, refusing when one of them
+// is missing (the documentation and the harness drifted apart).
+func substitute(name string, data []byte, pairs ...string) ([]byte, error) {
 	for i := 0; i < len(pairs); i += 2 {
 		if !bytes.Contains(data, []byte(pairs[i])) {
-			t.Fatalf("%s no longer contains %q: update internal/proxytest", name, pairs[i])
+			return nil, fmt.Errorf("%s no longer contains %q: update internal/proxytest", name, pairs[i])
 		}
 		data = bytes.ReplaceAll(data, []byte(pairs[i]), []byte(pairs[i+1]))
 	}
-	return data
+	return data, nil
 }
 
 func freePort(t testing.TB) string {
@@ -225,21 +224,42 @@ func start(t testing.TB, cmd *exec.Cmd, addr string, logs ...string) *Proxy {
 func Nginx(t testing.TB, gatehouseAddr, upstreamAddr string) *Proxy {
 	t.Helper()
 	bin := lookPath(t, "nginx")
-	site, err := os.ReadFile(DocFile("nginx.conf"))
+	port := freePort(t)
+	dir := t.TempDir()
+	args, err := NginxConfig(dir, "127.0.0.1:"+port, gatehouseAddr, upstreamAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	site = substitute(t, "nginx.conf", site,
-		"listen 80;", "listen 127.0.0.1:"+port+";",
-		DocGatehouse, gatehouseAddr,
-		DocUpstream, upstreamAddr)
-	dir := t.TempDir()
+	return start(t, exec.Command(bin, args...), "127.0.0.1:"+port, filepath.Join(dir, "error.log"))
+}
+
+// NginxConfig writes into dir an nginx configuration that runs unprivileged
+// in the foreground, one process, everything under dir, and serves the
+// documented site (docs/forward-auth/nginx.conf) on listen with Gatehouse
+// at gatehouseAddr and the app at upstreamAddr. With gatehouseAddr "" the
+// site is a plain reverse proxy to the app instead (for comparisons). It
+// returns nginx's arguments.
+func NginxConfig(dir, listen, gatehouseAddr, upstreamAddr string) ([]string, error) {
+	var site []byte
+	if gatehouseAddr == "" {
+		site = []byte("server {\n    listen " + listen + ";\n    location / {\n        proxy_pass http://" + upstreamAddr + ";\n    }\n}\n")
+	} else {
+		doc, err := os.ReadFile(DocFile("nginx.conf"))
+		if err != nil {
+			return nil, err
+		}
+		if site, err = substitute("nginx.conf", doc,
+			"listen 80;", "listen "+listen+";",
+			DocGatehouse, gatehouseAddr,
+			DocUpstream, upstreamAddr); err != nil {
+			return nil, err
+		}
+	}
 	main := fmt.Sprintf(`daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 512; }
+events { worker_connections 1024; }
 http {
     access_log off;
     client_body_temp_path %[1]s/client_body;
@@ -252,11 +272,10 @@ http {
 `, dir)
 	for name, data := range map[string][]byte{"site.conf": site, "nginx.conf": []byte(main)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
-	return start(t, cmd, "127.0.0.1:"+port, filepath.Join(dir, "error.log"))
+	return []string{"-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log")}, nil
 }
 
 // Caddy starts caddy with the documented docs/forward-auth/Caddyfile, with
@@ -271,10 +290,13 @@ func Caddy(t testing.TB, gatehouseAddr, upstreamAddr string) *Proxy {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	site = substitute(t, "Caddyfile", site,
+	site, err = substitute("Caddyfile", site,
 		"\n"+DocHost+" {", "\nhttp://"+DocHost+":"+port+" {",
 		DocGatehouse, gatehouseAddr,
 		DocUpstream, upstreamAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	global := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n}\n\n"
 	conf := filepath.Join(dir, "Caddyfile")
