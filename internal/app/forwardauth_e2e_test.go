@@ -139,6 +139,17 @@ func TestForwardAuthE2E(t *testing.T) {
 	}
 	goesOn(b.submit("/dashboard", "/logout", "next", app), app)
 
+	// Through registration: the form carries next to the sign-in.
+	reg := ts.browser()
+	form := "/register?next=" + url.QueryEscape(app)
+	reg.get(form).want(t, 200, `name="next" value="`+app+`"`)
+	reg.submit(form, "/register", "email", "newcomer@example.com", "password", goodPassword, "next", app).
+		redirect(t, "/login?next="+url.QueryEscape(app))
+	reg.get("/login?next="+url.QueryEscape(app)).want(t, 200, `href="/register?next=`+strings.ToLower(url.QueryEscape(app))+`"`) // html/template writes lower-case escapes
+	if r := reg.get("/register?next=" + url.QueryEscape("https://evil.example/")).want(t, 200); strings.Contains(r.body, "evil.example") {
+		t.Fatal("the registration form carried an unsafe next")
+	}
+
 	// Step-up, then the two_factor rule lets the session through.
 	one, authn, _ := enrolled(t, ts, "two@example.com")
 	admin := proxies["caddy"].URL + "/admin/x"

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,11 @@ func (f *Feature) RegisterForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return
 	}
-	f.k.Show(w, r, http.StatusOK, "register", f.k.Page(r, "Create an account"))
+	p := f.k.Page(r, "Create an account")
+	if next := f.k.Next(r.URL.Query().Get("next")); next != kit.DefaultNext {
+		p.Form["next"] = next // carried to the sign-in that follows
+	}
+	f.k.Show(w, r, http.StatusOK, "register", p)
 }
 
 // Register creates an account. An address that already has one gets exactly
@@ -76,6 +81,10 @@ func (f *Feature) Register(w http.ResponseWriter, r *http.Request) {
 	}
 	p := f.k.Page(r, "Create an account")
 	p.Form["email"], p.Form["display_name"] = in.Email, in.DisplayName
+	next := f.k.Next(r.PostForm.Get("next"))
+	if next != kit.DefaultNext {
+		p.Form["next"] = next
+	}
 	if len(in.Email) > kit.MaxEmailField || len(in.Password) > kit.MaxPasswordField || len(in.DisplayName) > kit.MaxNameField {
 		p.Errors["email"] = "One of the fields is far too long."
 		f.k.Show(w, r, http.StatusUnprocessableEntity, "register", p)
@@ -98,7 +107,11 @@ func (f *Feature) Register(w http.ResponseWriter, r *http.Request) {
 	}
 	f.c.AfterRegister(r.Context(), reg)
 	kit.Flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	target := "/login"
+	if next != kit.DefaultNext {
+		target += "?next=" + url.QueryEscape(next)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // LoginForm shows the sign-in form.
