@@ -146,7 +146,7 @@ func TestForwardAuthE2E(t *testing.T) {
 	reg.submit(form, "/register", "email", "newcomer@example.com", "password", goodPassword, "next", app).
 		redirect(t, "/login?next="+url.QueryEscape(app))
 	reg.get("/login?next="+url.QueryEscape(app)).want(t, 200, `href="/register?next=`+strings.ToLower(url.QueryEscape(app))+`"`) // html/template writes lower-case escapes
-	if r := reg.get("/register?next=" + url.QueryEscape("https://evil.example/")).want(t, 200); strings.Contains(r.body, "evil.example") {
+	if r := reg.get("/register?next="+url.QueryEscape("https://evil.example/")).want(t, 200); strings.Contains(r.body, "evil.example") {
 		t.Fatal("the registration form carried an unsafe next")
 	}
 
