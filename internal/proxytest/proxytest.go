@@ -32,9 +32,9 @@ import (
 // them with the test's own.
 const (
 	// DocGatehouse is Gatehouse's address in the documented configurations.
-	DocGatehouse = "127.0.0.1:9091"
+	DocGatehouse = "127.0.0.1:8080"
 	// DocUpstream is the app's address in the documented configurations.
-	DocUpstream = "127.0.0.1:8080"
+	DocUpstream = "127.0.0.1:3000"
 	// DocHost is the protected app's host name in the documented configurations.
 	DocHost = "app.example.com"
 )
