@@ -46,6 +46,10 @@ type Claims struct {
 	// AMR ("amr") lists the authentication methods used, such as "pwd" and
 	// "otp" (RFC 8176).
 	AMR []string
+	// Email ("email") and Name ("name") describe the user, when present.
+	Email, Name string
+	// Groups ("groups") are the user's groups (RFC 9068 section 2.2.3.1).
+	Groups []string
 }
 
 // HasRole reports whether the claims list role.
@@ -64,7 +68,10 @@ type wireClaims struct {
 	AMR      []string         `json:"amr,omitempty"`
 	// IssuedMicros ("iat_us") is the microseconds past "iat" at which the
 	// token was issued; nil when absent.
-	IssuedMicros *int64 `json:"iat_us,omitempty"`
+	IssuedMicros *int64   `json:"iat_us,omitempty"`
+	Email        string   `json:"email,omitempty"`
+	Name         string   `json:"name,omitempty"`
+	Groups       []string `json:"groups,omitempty"`
 }
 
 func dateOf(d *jwt.NumericDate) time.Time {
@@ -94,6 +101,9 @@ func (w *wireClaims) claims() *Claims {
 		AuthTime:  dateOf(w.AuthTime),
 		Roles:     w.Roles,
 		AMR:       w.AMR,
+		Email:     w.Email,
+		Name:      w.Name,
+		Groups:    w.Groups,
 	}
 	if w.Scope != "" {
 		c.Scope = strings.Fields(w.Scope)

@@ -55,6 +55,14 @@ type Extra struct {
 	Scope []string
 	// AMR becomes the "amr" claim (authentication methods, RFC 8176).
 	AMR []string
+	// Audience, if not empty, replaces IssuerConfig.Audience for this
+	// token (forward-auth: the protected app's origin).
+	Audience []string
+	// Email and Name become the "email" and "name" claims (OpenID Connect
+	// Core 5.1) when not empty.
+	Email, Name string
+	// Groups become the "groups" claim (RFC 9068 section 2.2.3.1).
+	Groups []string
 }
 
 // Issuer signs access tokens. It is safe for concurrent use.
@@ -117,6 +125,19 @@ func (i *Issuer) Issue(subject string, extra Extra) (string, Claims, error) {
 	if err := checkList("amr", extra.AMR, false); err != nil {
 		return "", Claims{}, err
 	}
+	if err := checkList("groups", extra.Groups, false); err != nil {
+		return "", Claims{}, err
+	}
+	aud := i.cfg.Audience
+	if len(extra.Audience) > 0 {
+		if err := checkList("audience", extra.Audience, true); err != nil {
+			return "", Claims{}, err
+		}
+		aud = extra.Audience
+	}
+	if len(extra.Email) > maxValueLength || len(extra.Name) > maxValueLength {
+		return "", Claims{}, fmt.Errorf("%w: email or name too long", ErrIssue)
+	}
 	key, err := i.keys.SigningKey()
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("apitoken: signing key: %w", err)
@@ -135,7 +156,7 @@ func (i *Issuer) Issue(subject string, extra Extra) (string, Claims, error) {
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.cfg.Issuer,
 			Subject:   subject,
-			Audience:  jwt.ClaimStrings(i.cfg.Audience),
+			Audience:  jwt.ClaimStrings(slices.Clone(aud)),
 			ExpiresAt: jwt.NewNumericDate(now.Add(i.cfg.TTL)),
 			NotBefore: jwt.NewNumericDate(now),
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -147,6 +168,9 @@ func (i *Issuer) Issue(subject string, extra Extra) (string, Claims, error) {
 		Scope:        strings.Join(extra.Scope, " "),
 		AMR:          slices.Clone(extra.AMR),
 		IssuedMicros: &micros,
+		Email:        extra.Email,
+		Name:         extra.Name,
+		Groups:       slices.Clone(extra.Groups),
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, w)
 	t.Header["typ"] = "at+jwt"

@@ -385,3 +385,30 @@ func TestIssuedAtExact(t *testing.T) {
 		})
 	}
 }
+
+func TestIssuePerTokenAudienceAndProfile(t *testing.T) {
+	keys := mustStatic(t, mustKey(t, "k1"))
+	iss, err := NewIssuer(keys, IssuerConfig{Issuer: "https://auth.example.com", Audience: []string{"https://api.example.com"}, ClientID: "fa", TTL: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := iss.Issue("42", Extra{Audience: []string{"https://app.example.com"}, Email: "a@example.com", Name: "A", Groups: []string{"admin"}, AMR: []string{"pwd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(LookupFromSource(keys), VerifierConfig{Issuer: "https://auth.example.com", Audience: "https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(tok)
+	if err != nil || c.Email != "a@example.com" || c.Name != "A" || len(c.Groups) != 1 || c.Groups[0] != "admin" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	other, _ := NewVerifier(LookupFromSource(keys), VerifierConfig{Issuer: "https://auth.example.com", Audience: "https://api.example.com"})
+	if _, err := other.Verify(tok); err == nil {
+		t.Fatal("the per-token audience did not replace the issuer's")
+	}
+	if _, _, err := iss.Issue("42", Extra{Audience: []string{"a b"}}); err == nil {
+		t.Fatal("audience with a space accepted")
+	}
+}

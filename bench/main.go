@@ -48,7 +48,7 @@ import (
 var (
 	duration = flag.Duration("d", 10*time.Second, "duration of each load")
 	conns    = flag.Int("c", 50, "connections for page loads")
-	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api, legacy")
+	only     = flag.String("only", "", "run only these groups (comma-separated): core, stores, flood, api, legacy, forwardauth")
 	keep     = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -111,6 +111,9 @@ func main() {
 	}
 	if want("legacy") {
 		legacy(dir, bin)
+	}
+	if want("forwardauth") {
+		forwardAuth(dir, bin)
 	}
 	fmt.Println()
 	fmt.Println("ratio: req/s over the baseline's req/s in the loads just before and after the scenario (paired),")

@@ -17,10 +17,12 @@ import (
 const (
 	DefaultCookieName         = "__Host-gatehouse"
 	DefaultInsecureCookieName = "gatehouse"
-	DefaultIdleTimeout        = 30 * time.Minute
-	DefaultLifetime           = 24 * time.Hour
-	DefaultRememberFor        = 720 * time.Hour
-	DefaultTouchInterval      = time.Minute
+	// DomainCookieName is the default name with CookieDomain.
+	DomainCookieName     = "__Secure-gatehouse"
+	DefaultIdleTimeout   = 30 * time.Minute
+	DefaultLifetime      = 24 * time.Hour
+	DefaultRememberFor   = 720 * time.Hour
+	DefaultTouchInterval = time.Minute
 	// MaxCookieSize is the largest Set-Cookie value (name, value and
 	// attributes) the Manager sends; browsers drop larger cookies.
 	MaxCookieSize = 4096
@@ -32,6 +34,7 @@ type Manager struct {
 	store       Store
 	codec       CookieCodec // non-nil when the store lives in the cookie
 	cookieName  string
+	domain      string
 	insecure    bool
 	idle        time.Duration
 	lifetime    time.Duration
@@ -55,6 +58,13 @@ func InsecureCookie() Option { return func(m *Manager) { m.insecure = true } }
 // CookieName sets the session cookie's name (default "__Host-gatehouse", or
 // "gatehouse" with InsecureCookie).
 func CookieName(name string) Option { return func(m *Manager) { m.cookieName = name } }
+
+// CookieDomain gives the session cookie a Domain attribute, so the browser
+// sends it to every subdomain of domain too (forward-auth across
+// subdomains). The default name becomes "__Secure-gatehouse", since a
+// __Host- cookie cannot have a Domain. The caller checks that domain is not
+// a public suffix (accessrule.CheckCookieDomain).
+func CookieDomain(domain string) Option { return func(m *Manager) { m.domain = domain } }
 
 // IdleTimeout ends a session that has not been seen for d (default 30m).
 func IdleTimeout(d time.Duration) Option { return func(m *Manager) { m.idle = d } }
@@ -114,9 +124,15 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 	}
 	if m.cookieName == "" {
 		m.cookieName = DefaultCookieName
-		if m.insecure {
+		switch {
+		case m.insecure:
 			m.cookieName = DefaultInsecureCookieName
+		case m.domain != "":
+			m.cookieName = DomainCookieName
 		}
+	}
+	if m.domain != "" && (strings.HasPrefix(m.cookieName, "__Host-") || !validCookieDomain(m.domain)) {
+		return nil, fmt.Errorf("session: cookie domain %q: invalid, or cookie name %q cannot have a Domain", m.domain, m.cookieName)
 	}
 	if !validCookieName(m.cookieName) {
 		return nil, fmt.Errorf("session: invalid cookie name %q", m.cookieName)
@@ -139,6 +155,19 @@ func NewManager(store Store, opts ...Option) (*Manager, error) {
 		m.log = slog.Default()
 	}
 	return m, nil
+}
+
+func validCookieDomain(d string) bool {
+	if d == "" || len(d) > 253 || d[0] == '.' || d[len(d)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func validCookieName(name string) bool {
@@ -370,6 +399,7 @@ func (m *Manager) cookie(value string, exp, now time.Time) string {
 		Name:     m.cookieName,
 		Value:    value,
 		Path:     "/",
+		Domain:   m.domain,
 		Secure:   !m.insecure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,

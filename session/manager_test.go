@@ -147,6 +147,18 @@ func TestInsecureCookie(t *testing.T) {
 	}
 }
 
+func TestCookieDomain(t *testing.T) {
+	e := newEnv(t, session.CookieDomain("example.com"))
+	sc := e.do(login("alice", false)).Header.Get("Set-Cookie")
+	if !strings.HasPrefix(sc, "__Secure-gatehouse=") || !strings.Contains(sc, "Domain=example.com") || !strings.Contains(sc, "Secure") {
+		t.Errorf("Set-Cookie = %q, want __Secure-gatehouse with Domain=example.com", sc)
+	}
+	sc = e.do(func(_ http.ResponseWriter, _ *http.Request, s *session.Session) { s.Destroy() }).Header.Get("Set-Cookie")
+	if !strings.HasPrefix(sc, "__Secure-gatehouse=;") || !strings.Contains(sc, "Domain=example.com") || !strings.Contains(sc, "Max-Age=0") {
+		t.Errorf("sign-out Set-Cookie = %q, want the domain cookie cleared", sc)
+	}
+}
+
 func TestNewManagerOptions(t *testing.T) {
 	mem := memstore.New()
 	cases := []struct {
@@ -164,6 +176,9 @@ func TestNewManagerOptions(t *testing.T) {
 		{"bad cookie name", mem, []session.Option{session.CookieName("a b")}, false},
 		{"host prefix without secure", mem, []session.Option{session.InsecureCookie(), session.CookieName("__Host-x")}, false},
 		{"custom name", mem, []session.Option{session.CookieName("sid")}, true},
+		{"cookie domain", mem, []session.Option{session.CookieDomain("example.com")}, true},
+		{"cookie domain with __Host-", mem, []session.Option{session.CookieDomain("example.com"), session.CookieName("__Host-x")}, false},
+		{"bad cookie domain", mem, []session.Option{session.CookieDomain(".example.com;x")}, false},
 		{"nil clock", mem, []session.Option{session.Now(nil)}, false},
 	}
 	for _, c := range cases {

@@ -36,6 +36,9 @@ const usage = `Usage:
   gatehouse [settings] user revoke-sessions E          end every session and token of the user
   gatehouse [settings] user reset-2fa E                turn off the user's second factor
   gatehouse [settings] keys list | rotate | activate ID | retire ID
+  gatehouse [settings] rules check FILE                validate a forward-auth rules file
+  gatehouse [settings] rules test URL [--email E] [--method M] [--ip A]
+                                                       which rule of ACCESS_RULES decides, and why
   gatehouse version
 
 Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
@@ -120,6 +123,8 @@ func RunEnv(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return cli.User(ctx, cliEnv(cfg), rest, stdin, stdout, stderr)
 	case "keys":
 		return cli.Keys(ctx, cliEnv(cfg), rest, stdout, stderr)
+	case "rules":
+		return rulesCommand(ctx, cfg, rest, stdout, stderr)
 	}
 	return &UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 }
@@ -159,6 +164,7 @@ func cliEnv(cfg *Config) cli.Env {
 // fresh database too.
 func openForCLI(ctx context.Context, cfg *Config, stderr io.Writer) (*deps, error) {
 	cfg.LogLevel = "warn"
+	cfg.AccessRules = "" // commands do not need the forward-auth rules, even a broken file
 	d, err := openDeps(ctx, cfg, newLogger(cfg, stderr))
 	if err != nil {
 		return nil, err

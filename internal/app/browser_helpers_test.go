@@ -20,12 +20,13 @@ type chrome struct {
 	msgs []string
 }
 
-// newChrome starts a headless Chromium for one test; it is closed at cleanup.
+// newChrome starts a headless Chromium for one test, with any extra options;
+// it is closed at cleanup.
 // Every console message and browser log entry is kept for failOnCSP.
-func newChrome(t *testing.T) *chrome {
+func newChrome(t *testing.T, extra ...chromedp.ExecAllocatorOption) *chrome {
 	t.Helper()
 	path := testenv.ChromiumPath(t)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox,
@@ -40,7 +41,8 @@ func newChrome(t *testing.T) *chrome {
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1024, 900),
-	)
+	}, extra...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })

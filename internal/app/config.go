@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/accessrule"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
@@ -68,6 +69,11 @@ type Config struct {
 	RegisterLimit     string
 	ForgotLimit       string
 	AvatarMaxBytes    int64 // largest profile picture upload
+
+	// Forward-auth (feature_forwardauth.go): ACCESS_RULES, the rules file
+	// ("" for none), and COOKIE_DOMAIN, normalized ("" for a host-only
+	// session cookie).
+	AccessRules, CookieDomain string
 
 	// set records which settings were given explicitly (flag or environment).
 	set map[string]bool
@@ -185,6 +191,8 @@ var settings = []setting{
 		return nil
 	}},
 	boolSetting("ACCESS_LOG", "true", "log one line per request", func(c *Config) *bool { return &c.AccessLog }),
+	stringSetting("ACCESS_RULES", "", "YAML file of forward-auth rules; re-read when it changes", func(c *Config) *string { return &c.AccessRules }),
+	stringSetting("COOKIE_DOMAIN", "", "parent domain of the session cookie (__Secure-gatehouse, Domain=), for forward-auth across subdomains", func(c *Config) *string { return &c.CookieDomain }),
 	uintSetting("ARGON2_MEMORY", "19456", "argon2id memory in KiB", 1024, 1<<20, func(c *Config, n uint64) { c.Argon2Memory = uint32(n) }),
 	uintSetting("ARGON2_TIME", "2", "argon2id passes", 1, 20, func(c *Config, n uint64) { c.Argon2Time = uint32(n) }),
 	uintSetting("ARGON2_THREADS", "1", "argon2id lanes", 1, 16, func(c *Config, n uint64) { c.Argon2Threads = uint8(n) }),
@@ -384,6 +392,13 @@ func (c *Config) complete(strict bool) error {
 		if _, err := ratelimit.ParseLimit(l.v); err != nil {
 			bad(l.name, "%v", err)
 		}
+	}
+	if c.CookieDomain != "" {
+		d, err := accessrule.CheckCookieDomain(c.CookieDomain, c.BaseURL.Host)
+		if err != nil {
+			bad("COOKIE_DOMAIN", "%v", err)
+		}
+		c.CookieDomain = d
 	}
 	if c.SessionIdle > c.SessionLifetime {
 		bad("SESSION_IDLE", "the idle timeout (%s) is longer than the session lifetime (%s)", c.SessionIdle, c.SessionLifetime)

@@ -77,6 +77,10 @@ func TestConfigRefusals(t *testing.T) {
 		{"unknown store", []string{"--session-store", "files"}, "GATEHOUSE_SESSION_STORE"},
 		{"http cors", []string{"--cors-origins", "http://app.example.com"}, "GATEHOUSE_CORS_ORIGINS"},
 		{"bad addr", []string{"--addr", "8080"}, "GATEHOUSE_ADDR"},
+		{"cookie domain ok", []string{"--cookie-domain", "example.com"}, ""},
+		{"cookie domain public suffix", []string{"--cookie-domain", "com"}, "GATEHOUSE_COOKIE_DOMAIN"},
+		{"cookie domain not above base", []string{"--cookie-domain", "example.org"}, "GATEHOUSE_COOKIE_DOMAIN"},
+		{"cookie domain below base", []string{"--cookie-domain", "x.auth.example.com"}, "GATEHOUSE_COOKIE_DOMAIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,7 @@ type deps struct {
 	api      *api.Feature
 	avatars  *avatar.Feature
 	metrics  *metrics.Metrics
+	fa       *forwardAuthFeature
 	closers  []func() error
 }
 
@@ -143,6 +144,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if !cfg.Secure() {
 		mopts = append(mopts, session.InsecureCookie())
 	}
+	if cfg.CookieDomain != "" {
+		mopts = append(mopts, session.CookieDomain(cfg.CookieDomain)) // forward-auth across subdomains
+	}
 	d.sessions, err = session.NewManager(d.store, mopts...)
 	if err != nil {
 		return nil, err
@@ -158,7 +162,10 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	}
 	d.metrics.KnowLimits(guard.MetricNames()...)
 	d.watchActiveSessions()
-	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
+	if err = d.openAccessRules(); err != nil {
+		return nil, err
+	}
+	d.kit, err = kit.New(kit.Config{ExternalNext: d.externalNext, Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
 		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
 	if err != nil {
 		return nil, err
@@ -198,6 +205,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		Audience: cfg.APIAudience, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
 		CORSOrigins: cfg.CORSOrigins, Now: func() time.Time { return d.now() }, Log: log,
 		NeedsSecondFactor: d.tf.Needs, CheckSecondFactor: d.tf.Check}); err != nil {
+		return nil, err
+	}
+	if err = d.openForwardAuth(); err != nil {
 		return nil, err
 	}
 	if d.avatars, err = avatar.New(avatar.Config{Kit: d.kit, Store: d.db.Avatars(), MaxBytes: cfg.AvatarMaxBytes,

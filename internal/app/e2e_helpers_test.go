@@ -76,7 +76,10 @@ func startServerIn(t *testing.T, dir string, env map[string]string, extra ...str
 	args := []string{"--dev", "--addr", addr, "--base-url", "http://" + addr, "--metrics-addr=",
 		"--database-url", "sqlite:" + filepath.Join(dir, "gatehouse.db"), "--log-level", "warn"}
 	args = append(args, fastHashArgs...)
-	args = append(args, extra...)
+	_, port, _ := net.SplitHostPort(addr)
+	for _, a := range extra {
+		args = append(args, strings.ReplaceAll(a, "{port}", port)) // "{port}": the server's own port
+	}
 	ts := &testServer{t: t, URL: "http://" + addr, dir: dir, args: args, env: env, done: make(chan error, 1), logs: newSyncBuffer()}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel

@@ -28,6 +28,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	for _, note := range s.d.readyNotes() {
+		_, _ = w.Write([]byte(note + "\n"))
+	}
 }
 
 // opsHeaders are the headers of plain-text operational answers (health,

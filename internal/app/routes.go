@@ -108,6 +108,8 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/avatar/delete", auth(fn(pics.Delete)))
 	root.Handle("GET /avatars/{id}", fn(pics.Serve))
 
+	s.routesForwardAuth(root, pages, adminOnly) // forward-auth: feature_forwardauth.go
+
 	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
 	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.AdmissionRejected, s.d.guard.PreRefuse)
 	return kit.RequestID(s.log)(accessLog(s.cfg.AccessLog, s.d.metrics.ObserveRequest)(recoverer(fail)(s.limitHeaders(s.checkHost(admit.Handler(root))))))

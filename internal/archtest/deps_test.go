@@ -107,6 +107,7 @@ var notFeatures = map[string]bool{
 	"internal/app": true, "internal/archtest": true, "internal/account": true, "internal/db": true,
 	"internal/web": true, "internal/mail": true, "internal/testenv": true, "internal/kit": true,
 	"internal/guard": true, "internal/metrics": true, "internal/cli": true,
+	"internal/proxytest": true, // a test helper (real nginx and caddy), like testenv
 }
 
 // isFeature reports whether pkg is a feature package (or a package inside

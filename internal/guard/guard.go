@@ -158,6 +158,14 @@ func (g *Guard) refused(ctx context.Context, r *http.Request, lim limitName, key
 // recordTrip reports whether a refusal under key should be written to the
 // audit trail now.
 func (g *Guard) recordTrip(ctx context.Context, key string) bool {
+	return g.AuditNow(ctx, key)
+}
+
+// AuditNow reports whether a refusal under key should be written to the
+// audit trail now: at most once a minute per key, and a bounded number per
+// second in all. Features that refuse requests of their own (forward-auth)
+// use it to throttle their audit records like the guard's.
+func (g *Guard) AuditNow(ctx context.Context, key string) bool {
 	if res, err := g.trips.Allow(ctx, "all", tripRecordGlobal); err != nil || !res.Allowed {
 		return false
 	}

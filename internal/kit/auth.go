@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/session"
 )
 
@@ -80,6 +81,37 @@ func SafeNext(next string) string {
 		}
 	}
 	return u.RequestURI()
+}
+
+// Next is SafeNext that also accepts the absolute URLs Config.ExternalNext
+// accepts (forward-auth: https URLs on a protected host), for `next` on
+// sign-in, the second factor, step-up and sign-out. Anything else is
+// DefaultNext, as strictly as SafeNext.
+func (k *Kit) Next(next string) string {
+	if local := SafeNext(next); local != DefaultNext || k.cfg.ExternalNext == nil {
+		return local
+	}
+	if abs, ok := k.cfg.ExternalNext(next); ok {
+		return abs
+	}
+	return DefaultNext
+}
+
+// GoNext sends the browser on to next (from Next) once a form was
+// accepted: a 303 for a local path. For an absolute URL (an app behind
+// forward-auth) it answers a page that moves on with a Refresh header and a
+// link instead, because browsers apply the form-action Content Security
+// Policy ('self') to the redirects that follow a form submission, and
+// would block a 303 to another origin.
+func (k *Kit) GoNext(w http.ResponseWriter, r *http.Request, next string) {
+	if strings.HasPrefix(next, "/") {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Refresh", "0;url="+next)
+	p := k.Page(r, "Continue")
+	p.Data = web.Continue{URL: next}
+	k.Show(w, r, http.StatusOK, "continue", p)
 }
 
 // AMRKey is the session key of the authentication methods used to sign the

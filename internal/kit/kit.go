@@ -42,6 +42,9 @@ type Config struct {
 	// ClientAddr is the client's address: the socket peer, or what a
 	// trusted proxy reports.
 	ClientAddr func(*http.Request) netip.Addr
+	// ExternalNext, if set, accepts an absolute `next` URL a sign-in may
+	// return to (forward-auth's protected hosts) and returns it; see Next.
+	ExternalNext func(next string) (string, bool)
 	// Guard holds the shared limiters and the sign-in defences.
 	Guard Guard
 	// Metrics counts refusals and store errors; nil counts nothing.

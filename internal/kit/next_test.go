@@ -66,3 +66,21 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+func TestKitNext(t *testing.T) {
+	plain := &Kit{}
+	if got := plain.Next("https://app.example.com/"); got != DefaultNext {
+		t.Errorf("without ExternalNext: %q", got)
+	}
+	k := &Kit{cfg: Config{ExternalNext: func(n string) (string, bool) {
+		return n, strings.HasPrefix(n, "https://app.example.com/")
+	}}}
+	for in, want := range map[string]string{
+		"/account": "/account", "https://app.example.com/x": "https://app.example.com/x",
+		"https://evil.example/": DefaultNext, "//evil.example": DefaultNext, "": DefaultNext, "/login": DefaultNext,
+	} {
+		if got := k.Next(in); got != want {
+			t.Errorf("Next(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

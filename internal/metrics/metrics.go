@@ -78,6 +78,10 @@ func New() *Metrics {
 	return m
 }
 
+// Register adds a feature's own series (forward-auth's decisions) to the
+// registry.
+func (m *Metrics) Register(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
+
 // WatchPool exports the hashing pool's queue length.
 func (m *Metrics) WatchPool(p *password.Pool) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

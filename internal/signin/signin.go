@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,11 @@ func (f *Feature) RegisterForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return
 	}
-	f.k.Show(w, r, http.StatusOK, "register", f.k.Page(r, "Create an account"))
+	p := f.k.Page(r, "Create an account")
+	if next := f.k.Next(r.URL.Query().Get("next")); next != kit.DefaultNext {
+		p.Form["next"] = next // carried to the sign-in that follows
+	}
+	f.k.Show(w, r, http.StatusOK, "register", p)
 }
 
 // Register creates an account. An address that already has one gets exactly
@@ -76,6 +81,10 @@ func (f *Feature) Register(w http.ResponseWriter, r *http.Request) {
 	}
 	p := f.k.Page(r, "Create an account")
 	p.Form["email"], p.Form["display_name"] = in.Email, in.DisplayName
+	next := f.k.Next(r.PostForm.Get("next"))
+	if next != kit.DefaultNext {
+		p.Form["next"] = next
+	}
 	if len(in.Email) > kit.MaxEmailField || len(in.Password) > kit.MaxPasswordField || len(in.DisplayName) > kit.MaxNameField {
 		p.Errors["email"] = "One of the fields is far too long."
 		f.k.Show(w, r, http.StatusUnprocessableEntity, "register", p)
@@ -98,7 +107,11 @@ func (f *Feature) Register(w http.ResponseWriter, r *http.Request) {
 	}
 	f.c.AfterRegister(r.Context(), reg)
 	kit.Flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	target := "/login"
+	if next != kit.DefaultNext {
+		target += "?next=" + url.QueryEscape(next)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // LoginForm shows the sign-in form.
@@ -107,7 +120,7 @@ func (f *Feature) LoginForm(w http.ResponseWriter, r *http.Request) {
 		f.k.FormError(w, r, err)
 		return
 	}
-	next := kit.SafeNext(r.Form.Get("next"))
+	next := f.k.Next(r.Form.Get("next"))
 	if _, ok := kit.UserFrom(r.Context()); ok {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
@@ -132,7 +145,7 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	pw := r.PostForm.Get("password")
 	remember := r.PostForm.Get("remember") == "on"
-	next := kit.SafeNext(r.Form.Get("next"))
+	next := f.k.Next(r.Form.Get("next")) // the body's, else the query's (a form posted to its own URL)
 	p := f.k.Page(r, "Sign in")
 	p.Form["email"] = email
 	if next != kit.DefaultNext {
@@ -190,7 +203,7 @@ func (f *Feature) CompleteLogin(w http.ResponseWriter, r *http.Request, sess *se
 	sess.Login(strconv.FormatInt(u.ID, 10), remember)
 	kit.SetAMR(r, amr...)
 	f.c.AfterLogin(r.Context(), r, u)
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	f.k.GoNext(w, r, next)
 }
 
 // Logout ends this session on the server and asks the browser to forget it.
@@ -204,5 +217,9 @@ func (f *Feature) Logout(w http.ResponseWriter, r *http.Request) {
 		sess.Destroy()
 	}
 	secheaders.ClearSiteData(w)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	target := "/"
+	if next := f.k.Next(r.PostForm.Get("next")); next != kit.DefaultNext {
+		target = next // a local page, or a protected app (forward-auth)
+	}
+	f.k.GoNext(w, r, target)
 }

@@ -59,6 +59,7 @@ func (f *Feature) pendingPage(r *http.Request) *web.Page {
 // the sign-in page and reports false.
 func (f *Feature) livePending(w http.ResponseWriter, r *http.Request, sess *session.Session) (pendingSignIn, bool) {
 	p, ok := readPending(sess)
+	p.Next = f.k.Next(p.Next)
 	if !ok {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return pendingSignIn{}, false

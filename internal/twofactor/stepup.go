@@ -42,7 +42,7 @@ func (f *Feature) noSecondFactor(w http.ResponseWriter, r *http.Request, next st
 // goes on to next. It reports whether the handler continues, with the
 // signed-in user and the safe next.
 func (f *Feature) stepUpStart(w http.ResponseWriter, r *http.Request, next string) (account.User, string, bool) {
-	next = kit.SafeNext(next)
+	next = f.k.Next(next)
 	u, ok := kit.UserFrom(r.Context())
 	if !ok {
 		target := "/login"
@@ -53,7 +53,7 @@ func (f *Feature) stepUpStart(w http.ResponseWriter, r *http.Request, next strin
 		return u, next, false
 	}
 	if kit.TwoFactorDone(r) {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+		f.k.GoNext(w, r, next)
 		return u, next, false
 	}
 	return u, next, true
@@ -109,5 +109,5 @@ func (f *Feature) StepUp(w http.ResponseWriter, r *http.Request) {
 	_ = f.k.Accounts().Record(ctx, account.Event{Name: EventStepUp, Outcome: account.OutcomeSuccess,
 		UserID: u.ID, IP: m.IP, UserAgent: m.UserAgent, Detail: "method " + string(res.Method)})
 	recoveryNotice(r, res, "You confirmed")
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	f.k.GoNext(w, r, next)
 }

@@ -95,7 +95,7 @@ func (f *Feature) Start(w http.ResponseWriter, r *http.Request, sess *session.Se
 		sess.Destroy()
 	}
 	sess.Renew()
-	putPending(sess, pendingSignIn{UserID: u.ID, Remember: remember, Next: next, Since: f.now()})
+	putPending(sess, pendingSignIn{UserID: u.ID, Remember: remember, Next: f.k.Next(next), Since: f.now()})
 	http.Redirect(w, r, "/login/2fa", http.StatusSeeOther)
 }
 
@@ -245,12 +245,12 @@ func putPending(sess *session.Session, p pendingSignIn) {
 		remember = "1"
 	}
 	sess.Put(pendingRememberKey, remember)
-	sess.Put(pendingNextKey, kit.SafeNext(p.Next))
+	sess.Put(pendingNextKey, p.Next) // checked by the caller (Kit.Next)
 	sess.Put(pendingSinceKey, strconv.FormatInt(p.Since.UnixMicro(), 10))
 }
 
 // readPending returns the session's pending sign-in, if it holds a well
-// formed one.
+// formed one. Next is as stored: check it with Kit.Next.
 func readPending(sess *session.Session) (pendingSignIn, bool) {
 	if sess == nil || sess.UserID() != "" {
 		return pendingSignIn{}, false
@@ -264,7 +264,7 @@ func readPending(sess *session.Session) (pendingSignIn, bool) {
 		return pendingSignIn{}, false
 	}
 	return pendingSignIn{UserID: id, Remember: sess.Get(pendingRememberKey) == "1",
-		Next: kit.SafeNext(sess.Get(pendingNextKey)), Since: time.UnixMicro(since)}, true
+		Next: sess.Get(pendingNextKey), Since: time.UnixMicro(since)}, true
 }
 
 // clearPending removes the pending sign-in from the session.
