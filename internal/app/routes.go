@@ -54,6 +54,9 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
 	pages.Handle("POST /admin/users/{id}/reset-2fa", adminOnly(fn(tf.AdminReset)))
 
+	// Passkeys: internal/passkey.
+	s.routesPasskey(pages, auth)
+
 	// Email flows: internal/emailflow.
 	mail := s.d.email
 	pages.Handle("GET /verify-email", fn(mail.VerifyForm))
