@@ -25,11 +25,12 @@ func newPasskeyFeature(d *deps) *passkey.Feature {
 			u, remember, next, ok := tf.PendingSignIn(w, r)
 			return passkey.Pending{User: u, Remember: remember, Next: next}, ok
 		},
-		ClearPending:      tf.ClearPending,
-		CheckSecondFactor: tf.Check,
-		TwoFactorEnabled:  func(ctx context.Context, u account.User) (bool, error) { return tf.Needs(ctx, u) },
-		Now:               func() time.Time { return d.now() },
-		Log:               d.log.With("feature", "passkey"),
+		ClearPending:         tf.ClearPending,
+		CheckSecondFactor:    tf.Check,
+		TwoFactorEnabled:     func(ctx context.Context, u account.User) (bool, error) { return tf.Needs(ctx, u) },
+		RequireVerifiedEmail: d.cfg.UnverifiedLogin == "deny",
+		Now:                  func() time.Time { return d.now() },
+		Log:                  d.log.With("feature", "passkey"),
 	})
 }
 

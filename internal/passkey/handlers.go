@@ -78,6 +78,10 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	release(true)
+	if f.c.RequireVerifiedEmail && !u.EmailVerified() {
+		f.loginPage(w, r, http.StatusForbidden, next, "Please confirm your email address first: follow the link we sent you.")
+		return
+	}
 	sess := session.FromContext(ctx)
 	if sess.UserID() != "" && sess.UserID() != strconv.FormatInt(u.ID, 10) {
 		sess.Destroy()

@@ -44,7 +44,8 @@ type Pending struct {
 	Next     string
 }
 
-// Config is what New needs. Every field is required.
+// Config is what New needs. Every field but RequireVerifiedEmail is
+// required.
 type Config struct {
 	// Kit is the server's page kit.
 	Kit *kit.Kit
@@ -64,6 +65,9 @@ type Config struct {
 	CheckSecondFactor kit.SecondFactorCheck
 	// TwoFactorEnabled reports whether the user has TOTP on.
 	TwoFactorEnabled func(ctx context.Context, u account.User) (bool, error)
+	// RequireVerifiedEmail refuses sign-in to an account whose address is
+	// not confirmed (the UNVERIFIED_LOGIN=deny setting).
+	RequireVerifiedEmail bool
 	// Now is the clock.
 	Now func() time.Time
 	// Log is the feature's logger.

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/account/passkeytest"
+)
+
+// options posts to a passkey options endpoint with the CSRF token of page
+// and returns the JSON answer.
+func (b *browser) passkeyOptions(page, path string) *response {
+	b.t.Helper()
+	return b.post(path, url.Values{"csrf_token": {b.token(page)}})
+}
+
+// passkeyPost posts the authenticator's answer to action, as passkey.js
+// does, with the CSRF token of page.
+func (b *browser) passkeyPost(page, action string, answer []byte, fields ...string) *response {
+	b.t.Helper()
+	form := url.Values{"csrf_token": {b.token(page)}, "credential": {string(answer)}}
+	for i := 0; i+1 < len(fields); i += 2 {
+		form.Set(fields[i], fields[i+1])
+	}
+	return b.post(action, form)
+}
+
+// TestPasskeyEndToEnd drives the passkey routes over HTTP with a software
+// authenticator: add, sign in, replay, forged origin, step-up, remove.
+func TestPasskeyEndToEnd(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	ts := startServerAt(t, t.TempDir(), nil, addr, "http://localhost:"+port)
+	b := ts.browser()
+	b.register("e2e@example.com", goodPassword)
+	b.signIn("e2e@example.com", goodPassword)
+	a := &passkeytest.Authenticator{Origin: ts.URL}
+
+	// Options need the CSRF token.
+	b.post("/account/passkeys/options", url.Values{}).want(t, 403)
+	opts := b.passkeyOptions("/account/passkeys", "/account/passkeys/options").want(t, 200, `"rp":{"name":"Gatehouse","id":"localhost"}`)
+	if ct := opts.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("options content type %q", ct)
+	}
+	answer, _, err := a.Create([]byte(opts.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.passkeyPost("/account/passkeys", "/account/passkeys", answer, "name", "Software key").redirect(t, "/account/passkeys")
+	b.get("/account/passkeys").want(t, 200, `value="Software key"`, "Only on one device", "Never")
+	// The same answer again is refused.
+	b.passkeyPost("/account/passkeys", "/account/passkeys", answer).want(t, 422)
+
+	// Confirming with a wrong password is refused; the right one works.
+	b.submit("/account/passkeys", "/account/passkeys/confirm", "password", "wrong password").want(t, 401)
+	b.submit("/account/passkeys", "/account/passkeys/confirm", "password", goodPassword).redirect(t, "/account/passkeys#add")
+
+	// Sign out, then sign in with the passkey from a new browser.
+	b2 := ts.browser()
+	opts = b2.passkeyOptions("/login", "/login/passkey/options").want(t, 200, `"rpId":"localhost"`, `"userVerification":"required"`)
+	answer, err = a.Get([]byte(opts.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.passkeyPost("/login", "/login/passkey", answer, "next", "/account").redirect(t, "/account")
+	// Two factors: step-up lets the session through.
+	b2.get("/login/step-up?next=/account").redirect(t, "/account")
+	// A replayed answer signs nobody in.
+	b3 := ts.browser()
+	b3.passkeyPost("/login", "/login/passkey", answer).want(t, 401, "not accepted")
+
+	// An answer made for another origin is refused.
+	evil := *a
+	evil.Origin = "http://evil.localhost:" + port
+	opts = b3.passkeyOptions("/login", "/login/passkey/options")
+	answer, _ = evil.Get([]byte(opts.body))
+	b3.passkeyPost("/login", "/login/passkey", answer).want(t, 401)
+	// Garbage is refused, and the per-credential limit stops repeats.
+	var last *response
+	for range 8 {
+		last = b3.passkeyPost("/login", "/login/passkey", []byte(`{"id":"AAAA","response":{}}`))
+		if last.StatusCode == 429 {
+			break
+		}
+		last.want(t, 401)
+	}
+	if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("repeated refusals: status %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+	// No pending sign-in: the second-factor options say so.
+	r := b3.passkeyOptions("/login", "/login/2fa/passkey/options").want(t, 409)
+	var msg map[string]string
+	if json.Unmarshal([]byte(r.body), &msg) != nil || msg["error"] == "" {
+		t.Fatalf("409 body %q", r.body)
+	}
+
+	// Remove the passkey (the session confirmed its password above).
+	page := b.get("/account/passkeys").body
+	i := strings.Index(page, `/remove"`)
+	j := strings.LastIndex(page[:i], `action="`)
+	b.submit("/account/passkeys", page[j+len(`action="`):i+len(`/remove`)]).redirect(t, "/account/passkeys")
+	b.get("/account/passkeys").want(t, 200, "You have no passkeys yet.")
+	b4 := ts.browser()
+	opts = b4.passkeyOptions("/login", "/login/passkey/options")
+	answer, _ = a.Get([]byte(opts.body))
+	b4.passkeyPost("/login", "/login/passkey", answer).want(t, 401)
+}
