@@ -28,6 +28,38 @@ func (b *browser) passkeyPost(page, action string, answer []byte, fields ...stri
 	return b.post(action, form)
 }
 
+// addPasskey answers the registration options opts with a and posts the
+// answer; it returns the answer.
+func (b *browser) addPasskey(a *passkeytest.Authenticator, opts *response, name string) []byte {
+	b.t.Helper()
+	answer, _, err := a.Create([]byte(opts.body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.passkeyPost("/account/passkeys", "/account/passkeys", answer, "name", name).redirect(b.t, "/account/passkeys")
+	return answer
+}
+
+// The operator's reset-2fa removes the user's passkeys: they no longer
+// sign in.
+func TestPasskeyResetByOperator(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	ts := startServerAt(t, t.TempDir(), nil, addr, "http://localhost:"+port)
+	b := ts.browser()
+	b.register("reset@example.com", goodPassword)
+	b.signIn("reset@example.com", goodPassword)
+	a := &passkeytest.Authenticator{Origin: ts.URL}
+	b.addPasskey(a, b.passkeyOptions("/account/passkeys", "/account/passkeys/options"), "k")
+	ts.mustCLI("", "user", "reset-2fa", "reset@example.com")
+	b2 := ts.browser()
+	answer, err := a.Get([]byte(b2.passkeyOptions("/login", "/login/passkey/options").body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2.passkeyPost("/login", "/login/passkey", answer).want(t, 401)
+}
+
 // TestPasskeyEndToEnd drives the passkey routes over HTTP with a software
 // authenticator: add, sign in, replay, forged origin, step-up, remove.
 func TestPasskeyEndToEnd(t *testing.T) {
@@ -45,11 +77,7 @@ func TestPasskeyEndToEnd(t *testing.T) {
 	if ct := opts.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("options content type %q", ct)
 	}
-	answer, _, err := a.Create([]byte(opts.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.passkeyPost("/account/passkeys", "/account/passkeys", answer, "name", "Software key").redirect(t, "/account/passkeys")
+	answer := b.addPasskey(a, opts, "Software key")
 	b.get("/account/passkeys").want(t, 200, `value="Software key"`, "Only on one device", "Never")
 	// The same answer again is refused.
 	b.passkeyPost("/account/passkeys", "/account/passkeys", answer).want(t, 422)
@@ -61,7 +89,7 @@ func TestPasskeyEndToEnd(t *testing.T) {
 	// Sign out, then sign in with the passkey from a new browser.
 	b2 := ts.browser()
 	opts = b2.passkeyOptions("/login", "/login/passkey/options").want(t, 200, `"rpId":"localhost"`, `"userVerification":"required"`)
-	answer, err = a.Get([]byte(opts.body))
+	answer, err := a.Get([]byte(opts.body))
 	if err != nil {
 		t.Fatal(err)
 	}
