@@ -577,13 +577,26 @@ func FuzzPasskeyFinishLogin(f *testing.F) {
 	})
 }
 
+// fuzzRegistration returns an environment with a user and a valid
+// registration answer for the fuzz targets' corpus.
+func fuzzRegistration(f *testing.F) (*pkEnv, account.User, []byte) {
+	e := newPKEnv(f)
+	u := mustCreateTB(f, e, "fuzz-reg@example.com")
+	opts, err := e.pk.BeginRegistration(ctx, u.ID, sessA)
+	if err != nil {
+		f.Fatal(err)
+	}
+	resp, _, err := newAuthn().Create(opts)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return e, u, resp
+}
+
 // The same for registration answers (client data JSON and attestation
 // object, CBOR).
 func FuzzPasskeyFinishRegistration(f *testing.F) {
-	e := newPKEnv(f)
-	u := mustCreateTB(f, e, "fuzzreg@example.com")
-	opts, _ := e.pk.BeginRegistration(ctx, u.ID, sessA)
-	resp, _, _ := newAuthn().Create(opts)
+	e, u, resp := fuzzRegistration(f)
 	f.Add(resp)
 	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -597,10 +610,7 @@ func FuzzPasskeyFinishRegistration(f *testing.F) {
 // Malformed client data JSON and attestation objects (CBOR) inside an
 // otherwise well-formed registration answer are refused cleanly.
 func FuzzPasskeyClientDataAndAttestation(f *testing.F) {
-	e := newPKEnv(f)
-	u := mustCreateTB(f, e, "fuzzparts@example.com")
-	opts, _ := e.pk.BeginRegistration(ctx, u.ID, sessA)
-	resp, _, _ := newAuthn().Create(opts)
+	e, u, resp := fuzzRegistration(f)
 	var v struct {
 		Response struct{ ClientDataJSON, AttestationObject string }
 	}

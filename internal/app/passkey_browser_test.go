@@ -55,6 +55,19 @@ func (c *chrome) credentials(id webauthn.AuthenticatorID) []*webauthn.Credential
 	return res.Credentials
 }
 
+// registerAndSignIn registers email with the password form and signs in.
+func (c *chrome) registerAndSignIn(ts *testServer, email string) {
+	c.t.Helper()
+	c.do("register and sign in",
+		chromedp.Navigate(ts.URL+"/register"),
+		visible("#email"),
+		fill(`form[action="/register"] button[type=submit]`, "#email", email, "#password", goodPassword),
+		visible(`form[action="/login"]`),
+		fill(`form[action="/login"] button[type=submit]`, "#email", email, "#password", goodPassword),
+		visible(".tiles"),
+	)
+}
+
 // noConditionalUI makes the tab's later pages look like a browser
 // without passkey autofill, so that the button can be tested.
 func (c *chrome) noConditionalUI() {
@@ -87,14 +100,7 @@ func TestPasskeyBrowserJourney(t *testing.T) {
 	c := newChrome(t)
 	auth := c.virtualAuthenticator()
 	signOut := chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`))
-	c.do("register and sign in",
-		chromedp.Navigate(ts.URL+"/register"),
-		visible("#email"),
-		fill(`form[action="/register"] button[type=submit]`, "#email", "pk@example.com", "#password", goodPassword),
-		visible(`form[action="/login"]`),
-		fill(`form[action="/login"] button[type=submit]`, "#email", "pk@example.com", "#password", goodPassword),
-		visible(".tiles"),
-	)
+	c.registerAndSignIn(ts, "pk@example.com")
 	c.do("add a passkey",
 		chromedp.Navigate(ts.URL+"/account"),
 		chromedp.Click(chromedp.CSS(`a[href="/account/passkeys"]`)),
@@ -167,14 +173,7 @@ func TestPasskeyBrowserSecondFactor(t *testing.T) {
 	c := newChrome(t)
 	c.virtualAuthenticator()
 	c.noConditionalUI()
-	c.do("register and sign in",
-		chromedp.Navigate(ts.URL+"/register"),
-		visible("#email"),
-		fill(`form[action="/register"] button[type=submit]`, "#email", "pk2@example.com", "#password", goodPassword),
-		visible(`form[action="/login"]`),
-		fill(`form[action="/login"] button[type=submit]`, "#email", "pk2@example.com", "#password", goodPassword),
-		visible(".tiles"),
-	)
+	c.registerAndSignIn(ts, "pk2@example.com")
 	c.do("turn on TOTP",
 		chromedp.Navigate(ts.URL+"/account/2fa"),
 		visible("#setup_password"),

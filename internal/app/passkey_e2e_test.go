@@ -40,16 +40,21 @@ func (b *browser) addPasskey(a *passkeytest.Authenticator, opts *response, name 
 	return answer
 }
 
+// newPasskeyUser registers email and signs in, in a new browser, and gives
+// a software authenticator for the server's origin.
+func newPasskeyUser(ts *testServer, email string) (*browser, *passkeytest.Authenticator) {
+	ts.t.Helper()
+	b := ts.browser()
+	b.register(email, goodPassword)
+	b.signIn(email, goodPassword)
+	return b, &passkeytest.Authenticator{Origin: ts.URL}
+}
+
 // The operator's reset-2fa removes the user's passkeys: they no longer
 // sign in.
 func TestPasskeyResetByOperator(t *testing.T) {
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	ts := startServerAt(t, t.TempDir(), nil, addr, "http://localhost:"+port)
-	b := ts.browser()
-	b.register("reset@example.com", goodPassword)
-	b.signIn("reset@example.com", goodPassword)
-	a := &passkeytest.Authenticator{Origin: ts.URL}
+	ts := startPasskeyServer(t)
+	b, a := newPasskeyUser(ts, "reset@example.com")
 	b.addPasskey(a, b.passkeyOptions("/account/passkeys", "/account/passkeys/options"), "k")
 	ts.mustCLI("", "user", "reset-2fa", "reset@example.com")
 	b2 := ts.browser()
@@ -63,13 +68,9 @@ func TestPasskeyResetByOperator(t *testing.T) {
 // TestPasskeyEndToEnd drives the passkey routes over HTTP with a software
 // authenticator: add, sign in, replay, forged origin, step-up, remove.
 func TestPasskeyEndToEnd(t *testing.T) {
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	ts := startServerAt(t, t.TempDir(), nil, addr, "http://localhost:"+port)
-	b := ts.browser()
-	b.register("e2e@example.com", goodPassword)
-	b.signIn("e2e@example.com", goodPassword)
-	a := &passkeytest.Authenticator{Origin: ts.URL}
+	ts := startPasskeyServer(t)
+	b, a := newPasskeyUser(ts, "e2e@example.com")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
 
 	// Options need the CSRF token.
 	b.post("/account/passkeys/options", url.Values{}).want(t, 403)

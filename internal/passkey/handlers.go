@@ -351,12 +351,21 @@ func (f *Feature) Add(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account/passkeys", http.StatusSeeOther)
 }
 
-// Rename renames a passkey: POST /account/passkeys/{id}/rename (name).
-func (f *Feature) Rename(w http.ResponseWriter, r *http.Request) {
+// target returns the signed-in user and the passkey id of the path; for a
+// malformed id it has answered 404.
+func (f *Feature) target(w http.ResponseWriter, r *http.Request) (account.User, int64, bool) {
 	u, _ := kit.UserFrom(r.Context())
 	id, ok := kit.PathID(r)
 	if !ok {
 		f.k.ErrorPage(w, r, http.StatusNotFound, "")
+	}
+	return u, id, ok
+}
+
+// Rename renames a passkey: POST /account/passkeys/{id}/rename (name).
+func (f *Feature) Rename(w http.ResponseWriter, r *http.Request) {
+	u, id, ok := f.target(w, r)
+	if !ok {
 		return
 	}
 	name := r.PostForm.Get("name")
@@ -375,10 +384,8 @@ func (f *Feature) Rename(w http.ResponseWriter, r *http.Request) {
 // Remove removes a passkey: POST /account/passkeys/{id}/remove. It needs a
 // recent confirmation; the owner gets a notice by mail.
 func (f *Feature) Remove(w http.ResponseWriter, r *http.Request) {
-	u, _ := kit.UserFrom(r.Context())
-	id, ok := kit.PathID(r)
+	u, id, ok := f.target(w, r)
 	if !ok {
-		f.k.ErrorPage(w, r, http.StatusNotFound, "")
 		return
 	}
 	if !f.confirmedRecently(r) {
