@@ -236,11 +236,7 @@ func TestPasskeyRegistrationRefused(t *testing.T) {
 
 func mustCreateResp(t *testing.T, e *pkEnv, u account.User, a *passkeytest.Authenticator) []byte {
 	t.Helper()
-	opts, err := e.pk.BeginRegistration(ctx, u.ID, sessA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, _, err := a.Create(opts)
+	resp, _, err := a.Create(mustRegOpts(t, e, u))
 	if err != nil {
 		t.Fatal(err)
 	}

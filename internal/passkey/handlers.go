@@ -1,6 +1,7 @@
 package passkey
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -28,16 +29,25 @@ func credentialField(r *http.Request) []byte {
 // LoginOptions starts a discoverable sign-in (the button, or the
 // browser's autofill): POST /login/passkey/options, JSON.
 func (f *Feature) LoginOptions(w http.ResponseWriter, r *http.Request) {
-	if err := f.limitIP(w, r); err != nil {
-		f.optionsFailed(w, r, err)
-		return
+	f.begin(w, r, true, f.svc.BeginLogin)
+}
+
+// begin answers a script's request for the options of a ceremony that
+// start begins with the session's binding, after the per-IP limit when
+// limited.
+func (f *Feature) begin(w http.ResponseWriter, r *http.Request, limited bool, start func(ctx context.Context, bind []byte) ([]byte, error)) {
+	if limited {
+		if err := f.limitIP(w, r); err != nil {
+			f.optionsFailed(w, r, err)
+			return
+		}
 	}
 	bind, ok := binding(r)
 	if !ok {
 		f.optionsFailed(w, r, errors.New("passkey: no session"))
 		return
 	}
-	opts, err := f.svc.BeginLogin(r.Context(), bind)
+	opts, err := start(r.Context(), bind)
 	if err != nil {
 		f.optionsFailed(w, r, err)
 		return
@@ -119,21 +129,9 @@ func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
 func (f *Feature) secondFactorOptions(w http.ResponseWriter, r *http.Request, userID int64) {
-	if err := f.limitIP(w, r); err != nil {
-		f.optionsFailed(w, r, err)
-		return
-	}
-	bind, ok := binding(r)
-	if !ok {
-		f.optionsFailed(w, r, errors.New("passkey: no session"))
-		return
-	}
-	opts, err := f.svc.BeginSecondFactor(r.Context(), userID, bind)
-	if err != nil {
-		f.optionsFailed(w, r, err)
-		return
-	}
-	sendOptions(w, opts)
+	f.begin(w, r, true, func(ctx context.Context, bind []byte) ([]byte, error) {
+		return f.svc.BeginSecondFactor(ctx, userID, bind)
+	})
 }
 
 // checkSecondFactor verifies a passkey answer for u with the sign-in
@@ -309,17 +307,9 @@ func (f *Feature) AddOptions(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusForbidden, MsgConfirm)
 		return
 	}
-	bind, ok := binding(r)
-	if !ok {
-		f.optionsFailed(w, r, errors.New("passkey: no session"))
-		return
-	}
-	opts, err := f.svc.BeginRegistration(r.Context(), u.ID, bind)
-	if err != nil {
-		f.optionsFailed(w, r, err)
-		return
-	}
-	sendOptions(w, opts)
+	f.begin(w, r, false, func(ctx context.Context, bind []byte) ([]byte, error) {
+		return f.svc.BeginRegistration(ctx, u.ID, bind)
+	})
 }
 
 // Add stores a new passkey: POST /account/passkeys (credential, name). It
