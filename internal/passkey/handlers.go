@@ -34,7 +34,7 @@ func (f *Feature) LoginOptions(w http.ResponseWriter, r *http.Request) {
 
 // begin answers a script's request for the options of a ceremony that
 // start begins with the session's binding, after the per-IP limit when
-// limited.
+// limited (every options route is).
 func (f *Feature) begin(w http.ResponseWriter, r *http.Request, limited bool, start func(ctx context.Context, bind []byte) ([]byte, error)) {
 	if limited {
 		if err := f.limitIP(w, r); err != nil {
@@ -307,7 +307,7 @@ func (f *Feature) AddOptions(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusForbidden, MsgConfirm)
 		return
 	}
-	f.begin(w, r, false, func(ctx context.Context, bind []byte) ([]byte, error) {
+	f.begin(w, r, true, func(ctx context.Context, bind []byte) ([]byte, error) {
 		return f.svc.BeginRegistration(ctx, u.ID, bind)
 	})
 }
