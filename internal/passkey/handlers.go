@@ -29,18 +29,15 @@ func credentialField(r *http.Request) []byte {
 // LoginOptions starts a discoverable sign-in (the button, or the
 // browser's autofill): POST /login/passkey/options, JSON.
 func (f *Feature) LoginOptions(w http.ResponseWriter, r *http.Request) {
-	f.begin(w, r, true, f.svc.BeginLogin)
+	f.begin(w, r, f.svc.BeginLogin)
 }
 
 // begin answers a script's request for the options of a ceremony that
-// start begins with the session's binding, after the per-IP limit when
-// limited (every options route is).
-func (f *Feature) begin(w http.ResponseWriter, r *http.Request, limited bool, start func(ctx context.Context, bind []byte) ([]byte, error)) {
-	if limited {
-		if err := f.limitIP(w, r); err != nil {
-			f.optionsFailed(w, r, err)
-			return
-		}
+// start begins with the session's binding, after the per-IP limit.
+func (f *Feature) begin(w http.ResponseWriter, r *http.Request, start func(ctx context.Context, bind []byte) ([]byte, error)) {
+	if err := f.limitIP(w, r); err != nil {
+		f.optionsFailed(w, r, err)
+		return
 	}
 	bind, ok := binding(r)
 	if !ok {
@@ -129,7 +126,7 @@ func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
 
 func (f *Feature) secondFactorOptions(w http.ResponseWriter, r *http.Request, userID int64) {
-	f.begin(w, r, true, func(ctx context.Context, bind []byte) ([]byte, error) {
+	f.begin(w, r, func(ctx context.Context, bind []byte) ([]byte, error) {
 		return f.svc.BeginSecondFactor(ctx, userID, bind)
 	})
 }
@@ -307,7 +304,7 @@ func (f *Feature) AddOptions(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusForbidden, MsgConfirm)
 		return
 	}
-	f.begin(w, r, true, func(ctx context.Context, bind []byte) ([]byte, error) {
+	f.begin(w, r, func(ctx context.Context, bind []byte) ([]byte, error) {
 		return f.svc.BeginRegistration(ctx, u.ID, bind)
 	})
 }
