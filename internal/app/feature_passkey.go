@@ -33,19 +33,3 @@ func newPasskeyFeature(d *deps) *passkey.Feature {
 		Log:                  d.log.With("feature", "passkey"),
 	})
 }
-
-// routesPasskey adds the passkeys routes: sign-in with a passkey, a
-// passkey as second factor (/login/2fa, /login/step-up), and managing
-// passkeys (/account/passkeys...).
-func (s *Server) routesPasskey(pages *http.ServeMux, auth func(http.Handler) http.Handler) {
-	if s.d.passkeys == nil {
-		return
-	}
-	for _, rt := range s.d.passkeys.Routes() {
-		var h http.Handler = rt.Handler
-		if rt.Auth {
-			h = auth(h)
-		}
-		pages.Handle(rt.Pattern, h)
-	}
-}

@@ -91,32 +91,6 @@ func New(c Config) *Feature {
 	return &Feature{k: c.Kit, svc: c.Service, c: c}
 }
 
-// Route is one route of the feature: the pattern, and whether it needs a
-// signed-in user.
-type Route struct {
-	Pattern string
-	Handler http.HandlerFunc
-	Auth    bool
-}
-
-// Routes lists the feature's routes for internal/app's route list.
-func (f *Feature) Routes() []Route {
-	return []Route{
-		{"POST /login/passkey/options", f.LoginOptions, false},
-		{"POST /login/passkey", f.Login, false},
-		{"POST /login/2fa/passkey/options", f.SecondFactorOptions, false},
-		{"POST /login/2fa/passkey", f.SecondFactor, false},
-		{"POST /login/step-up/passkey/options", f.StepUpOptions, true},
-		{"POST /login/step-up/passkey", f.StepUp, true},
-		{"GET /account/passkeys", f.Manage, true},
-		{"POST /account/passkeys/confirm", f.Confirm, true},
-		{"POST /account/passkeys/options", f.AddOptions, true},
-		{"POST /account/passkeys", f.Add, true},
-		{"POST /account/passkeys/{id}/rename", f.Rename, true},
-		{"POST /account/passkeys/{id}/remove", f.Remove, true},
-	}
-}
-
 // binding returns the session's ceremony binding, made on first use.
 func binding(r *http.Request) ([]byte, bool) {
 	sess := session.FromContext(r.Context())

@@ -115,24 +115,6 @@ func TestBinding(t *testing.T) {
 	}
 }
 
-func TestRoutes(t *testing.T) {
-	f := &Feature{}
-	seen := map[string]bool{}
-	for _, rt := range f.Routes() {
-		if seen[rt.Pattern] || rt.Handler == nil {
-			t.Errorf("route %q duplicated or without handler", rt.Pattern)
-		}
-		seen[rt.Pattern] = true
-		method, path, _ := strings.Cut(rt.Pattern, " ")
-		if method != "GET" && method != "POST" {
-			t.Errorf("route %q: method", rt.Pattern)
-		}
-		if strings.HasPrefix(path, "/account/") != rt.Auth && !strings.HasPrefix(path, "/login/step-up/") {
-			t.Errorf("route %q: Auth = %v", rt.Pattern, rt.Auth)
-		}
-	}
-}
-
 func TestJSONAnswers(t *testing.T) {
 	w := httptest.NewRecorder()
 	jsonError(w, http.StatusConflict, `say "no"`)
