@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/db"
@@ -54,4 +56,28 @@ func Example() {
 	// true
 	// Ada@example.com <nil>
 	// This password is too common. Choose one that is harder to guess.
+}
+
+// A passkey ceremony in two steps: the options go to the browser's
+// navigator.credentials, its answer comes back to the finish step, bound to
+// the same session.
+func ExamplePasskeys() {
+	d, _ := db.Open(context.Background(), "sqlite::memory:", db.WithMigrate())
+	defer d.Close()
+	h, _ := password.NewHasher()
+	accounts := account.NewService(account.Config{Users: d.Users(), Audit: d.Audit(),
+		Hasher: password.NewPool(h), Policy: password.Policy{}})
+	base, _ := url.Parse("https://login.example.com")
+	keys, err := account.NewPasskeys(account.PasskeyConfig{Accounts: accounts, Store: d.Passkeys(), BaseURL: base})
+	if err != nil {
+		panic(err)
+	}
+	options, _ := keys.BeginLogin(context.Background(), []byte("a secret kept in the session"))
+	fmt.Println(strings.Contains(string(options), `"rpId":"login.example.com"`))
+	// The browser's answer; here one that is not accepted.
+	_, _, err = keys.FinishLogin(context.Background(), []byte("a secret kept in the session"), []byte(`{}`), account.Meta{})
+	fmt.Println(errors.Is(err, account.ErrPasskeyRefused))
+	// Output:
+	// true
+	// true
 }

@@ -112,6 +112,9 @@ type TwoFactorConfig struct {
 	// Store keeps secrets and recovery codes; Sealer encrypts secrets.
 	Store  TwoFactorStore
 	Sealer SecretSealer
+	// Passkeys, if not nil, holds the user's passkeys: [TwoFactor.Reset]
+	// removes them too.
+	Passkeys PasskeyStore
 	// Issuer names the service in authenticator apps (default "Gatehouse").
 	Issuer string
 	// Now is the clock; nil means time.Now.
@@ -125,6 +128,7 @@ type TwoFactor struct {
 	acc    *Service
 	store  TwoFactorStore
 	sealer SecretSealer
+	keys   PasskeyStore
 	issuer string
 	now    func() time.Time
 }
@@ -141,7 +145,7 @@ func NewTwoFactor(c TwoFactorConfig) *TwoFactor {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &TwoFactor{acc: c.Accounts, store: c.Store, sealer: c.Sealer, issuer: c.Issuer, now: c.Now}
+	return &TwoFactor{acc: c.Accounts, store: c.Store, sealer: c.Sealer, keys: c.Passkeys, issuer: c.Issuer, now: c.Now}
 }
 
 // VerifyPassword checks the password of user userID, for operations that
@@ -531,8 +535,9 @@ func (t *TwoFactor) RegenerateRecoveryCodes(ctx context.Context, userID int64, p
 
 // Reset turns off the user's second factor without asking for anything,
 // for an admin (actorID) or the operator on the command line (actorID 0),
-// and reports whether one was on. Audited as 2fa.reset with the actor. The
-// caller ends the user's sessions.
+// removes the user's passkeys (when the TwoFactor has the passkey store),
+// and reports whether a TOTP secret was on or a passkey was removed.
+// Audited as 2fa.reset with the actor. The caller ends the user's sessions.
 func (t *TwoFactor) Reset(ctx context.Context, userID, actorID int64, m Meta) (bool, error) {
 	wasOn, err := t.store.DeleteTwoFactor(ctx, userID)
 	if err != nil {
@@ -541,6 +546,17 @@ func (t *TwoFactor) Reset(ctx context.Context, userID, actorID int64, m Meta) (b
 	detail := "was off"
 	if wasOn {
 		detail = "was on"
+	}
+	if t.keys != nil {
+		n, err := t.keys.DeletePasskeys(ctx, userID)
+		if err != nil {
+			return false, fmt.Errorf("account: reset two-factor: %w", err)
+		}
+		if n > 0 {
+			wasOn = true
+			detail += "; " + strconv.Itoa(n) + " passkeys removed"
+			t.acc.record(ctx, m, EventPasskeyReset, OutcomeSuccess, userID, actorID, strconv.Itoa(n)+" passkeys removed")
+		}
 	}
 	if actorID == 0 {
 		detail += "; operator"

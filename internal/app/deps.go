@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
@@ -53,6 +54,7 @@ type deps struct {
 	kit      *kit.Kit
 	tf       *twofactor.Feature
 	signin   *signin.Feature
+	passkeys *passkey.Feature // nil when passkeys are off
 	email    *emailflow.Feature
 	api      *api.Feature
 	avatars  *avatar.Feature
@@ -192,7 +194,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
 		Service: account.NewTwoFactor(account.TwoFactorConfig{
 			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
-			Issuer: "Gatehouse", Now: d.now,
+			Passkeys: d.db.Passkeys(), Issuer: "Gatehouse", Now: d.now,
 		}),
 		Now:           func() time.Time { return d.now() },
 		CompleteLogin: d.signin.CompleteLogin,
@@ -201,6 +203,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
+	d.passkeys = newPasskeyFeature(d)
 	if d.api, err = api.New(api.Config{Kit: d.kit, DB: d.db, Keys: d.keys, Issuer: cfg.BaseURL.String(),
 		Audience: cfg.APIAudience, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
 		CORSOrigins: cfg.CORSOrigins, Now: func() time.Time { return d.now() }, Log: log,

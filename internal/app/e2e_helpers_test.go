@@ -73,14 +73,21 @@ func startServer(t *testing.T, extra ...string) *testServer {
 func startServerIn(t *testing.T, dir string, env map[string]string, extra ...string) *testServer {
 	t.Helper()
 	addr := freeAddr(t)
-	args := []string{"--dev", "--addr", addr, "--base-url", "http://" + addr, "--metrics-addr=",
+	return startServerAt(t, dir, env, addr, "http://"+addr, extra...)
+}
+
+// startServerAt is startServerIn on addr with the base URL base (such as
+// http://localhost:PORT, which WebAuthn accepts where an IP is refused).
+func startServerAt(t *testing.T, dir string, env map[string]string, addr, base string, extra ...string) *testServer {
+	t.Helper()
+	args := []string{"--dev", "--addr", addr, "--base-url", base, "--metrics-addr=",
 		"--database-url", "sqlite:" + filepath.Join(dir, "gatehouse.db"), "--log-level", "warn"}
 	args = append(args, fastHashArgs...)
 	_, port, _ := net.SplitHostPort(addr)
 	for _, a := range extra {
 		args = append(args, strings.ReplaceAll(a, "{port}", port)) // "{port}": the server's own port
 	}
-	ts := &testServer{t: t, URL: "http://" + addr, dir: dir, args: args, env: env, done: make(chan error, 1), logs: newSyncBuffer()}
+	ts := &testServer{t: t, URL: base, dir: dir, args: args, env: env, done: make(chan error, 1), logs: newSyncBuffer()}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
 	go func() { ts.done <- Run(ctx, args, ts.getenv, strings.NewReader(""), io.Discard, ts.logs) }()

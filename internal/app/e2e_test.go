@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -284,7 +285,19 @@ func TestSecurityHeaders(t *testing.T) {
 	if r.Header.Get("Strict-Transport-Security") != "" {
 		t.Error("HSTS on an http base URL")
 	}
-	if strings.Contains(r.body, "<script") || strings.Contains(r.body, "style=") {
+	// Scripts are first-party files with the response's nonce, never
+	// inline code (passkey.js on the sign-in page).
+	nonce := r.Header.Get("Content-Security-Policy")
+	nonce = nonce[strings.Index(nonce, "'nonce-")+len("'nonce-"):]
+	nonce = nonce[:strings.Index(nonce, "'")]
+	scripts := regexp.MustCompile(`<script[^>]*>`).FindAllString(r.body, -1)
+	for _, tag := range scripts {
+		if !regexp.MustCompile(`^<script nonce="` + regexp.QuoteMeta(nonce) + `" src="/static/[a-z]+\.js" defer>$`).MatchString(tag) {
+			t.Errorf("script tag %q is not a first-party file with the nonce", tag)
+		}
+	}
+	if strings.Count(r.body, "<script") != len(scripts) || strings.Count(r.body, " defer></script>") != len(scripts) ||
+		strings.Count(r.body, "</script>") != len(scripts) || strings.Contains(r.body, "style=") {
 		t.Error("inline script or style in a page")
 	}
 	// Two responses carry different nonces.

@@ -54,6 +54,23 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
 	pages.Handle("POST /admin/users/{id}/reset-2fa", adminOnly(fn(tf.AdminReset)))
 
+	// Passkeys: internal/passkey (off when the base URL's host is an IP
+	// address). The /options routes answer JSON to passkey.js.
+	if pk := s.d.passkeys; pk != nil {
+		pages.Handle("POST /login/passkey/options", fn(pk.LoginOptions))
+		pages.Handle("POST /login/passkey", fn(pk.Login))
+		pages.Handle("POST /login/2fa/passkey/options", fn(pk.SecondFactorOptions))
+		pages.Handle("POST /login/2fa/passkey", fn(pk.SecondFactor))
+		pages.Handle("POST /login/step-up/passkey/options", auth(fn(pk.StepUpOptions)))
+		pages.Handle("POST /login/step-up/passkey", auth(fn(pk.StepUp)))
+		pages.Handle("GET /account/passkeys", auth(fn(pk.Manage)))
+		pages.Handle("POST /account/passkeys/confirm", auth(fn(pk.Confirm)))
+		pages.Handle("POST /account/passkeys/options", auth(fn(pk.AddOptions)))
+		pages.Handle("POST /account/passkeys", auth(fn(pk.Add)))
+		pages.Handle("POST /account/passkeys/{id}/rename", auth(fn(pk.Rename)))
+		pages.Handle("POST /account/passkeys/{id}/remove", auth(fn(pk.Remove)))
+	}
+
 	// Email flows: internal/emailflow.
 	mail := s.d.email
 	pages.Handle("GET /verify-email", fn(mail.VerifyForm))

@@ -221,6 +221,8 @@ var securityNoticeKinds = map[string][2]string{
 	"twofactor_reset":         {"Two-factor authentication was reset", "An administrator turned off two-factor authentication for your account."},
 	"recovery_codes_replaced": {"New recovery codes", "A new set of recovery codes was made for your account; the old codes no longer work."},
 	"sessions_revoked":        {"You were signed out everywhere", "Every session and API token of your account was ended."},
+	"passkey_added":           {"A passkey was added", "A new passkey was added to your account: it can sign in without your password."},
+	"passkey_removed":         {"A passkey was removed", "A passkey was removed from your account: it can no longer sign in."},
 }
 
 // SecurityNotice mails the account's owner a notice of a security event,
