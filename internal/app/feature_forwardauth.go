@@ -146,16 +146,6 @@ func (f *forwardAuthFeature) observe(r *http.Request, o forwardauth.Outcome) {
 	_ = f.d.accounts.Record(context.WithoutCancel(r.Context()), e)
 }
 
-// routesForwardAuth adds the subrequest endpoints (session and user, no
-// CSRF: they are GET and change nothing) and the admin page.
-func (s *Server) routesForwardAuth(root, pages *http.ServeMux, admin func(http.Handler) http.Handler) {
-	f := s.d.fa
-	chain := func(h http.Handler) http.Handler { return s.d.sessions.Handler(s.k.LoadUser(h)) }
-	root.Handle("GET /auth/forward", chain(f.handler.Forward()))
-	root.Handle("GET /auth/request", chain(f.handler.Request()))
-	pages.Handle("GET /admin/access", admin(http.HandlerFunc(s.adminAccess)))
-}
-
 // adminAccess shows the rules in force and the last reload error.
 func (s *Server) adminAccess(w http.ResponseWriter, r *http.Request) {
 	f := s.d.fa

@@ -125,7 +125,14 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/avatar/delete", auth(fn(pics.Delete)))
 	root.Handle("GET /avatars/{id}", fn(pics.Serve))
 
-	s.routesForwardAuth(root, pages, adminOnly) // forward-auth: feature_forwardauth.go
+	// Forward-auth for reverse proxies: internal/forwardauth, wired in
+	// feature_forwardauth.go. The subrequests get the session and its user,
+	// no CSRF: they are GET and change nothing.
+	fa := s.d.fa.handler
+	withUser := func(h http.Handler) http.Handler { return s.d.sessions.Handler(s.k.LoadUser(h)) }
+	root.Handle("GET /auth/forward", withUser(fa.Forward()))
+	root.Handle("GET /auth/request", withUser(fa.Request()))
+	pages.Handle("GET /admin/access", adminOnly(fn(s.adminAccess)))
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
 	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.AdmissionRejected, s.d.guard.PreRefuse)
