@@ -47,7 +47,7 @@ func (e *env) last() forwardauth.Outcome {
 	return e.outcomes[len(e.outcomes)-1]
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	rules, err := accessrule.Load(proxytest.DocFile("rules.yaml"))
 	if err != nil {
