@@ -34,6 +34,10 @@ const usage = `Usage:
   gatehouse [settings] user revoke-sessions E          end every session and token of the user
   gatehouse [settings] user reset-2fa E                turn off the user's second factor
   gatehouse [settings] keys list | rotate | retire ID
+  gatehouse [settings] client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--post-logout-uri U]
+                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--json]
+  gatehouse [settings] client list | show ID | rotate-secret ID | disable ID | delete ID
+                                                       OpenID Connect clients (docs/oidc.md)
   gatehouse version
 
 Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
@@ -110,6 +114,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, cfg, rest, stdin, stdout, stderr)
 	case "keys":
 		return keysCommand(ctx, cfg, rest, stdout, stderr)
+	case "client":
+		return clientCommand(ctx, cfg, rest, stdout, stderr)
 	}
 	return &UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 }

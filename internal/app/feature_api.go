@@ -134,4 +134,10 @@ func allowHeader(methods []string) string {
 
 // apiJWKS publishes the public keys that verify access tokens: the current
 // key and every older key not yet retired.
-func (s *Server) apiJWKS(w http.ResponseWriter, r *http.Request) { s.d.api.jwks.ServeHTTP(w, r) }
+func (s *Server) apiJWKS(w http.ResponseWriter, r *http.Request) {
+	if s.oidc != nil {
+		s.oidcJWKS(w, r) // with the OpenID Connect provider's RS256 keys
+		return
+	}
+	s.d.api.jwks.ServeHTTP(w, r)
+}

@@ -166,6 +166,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if u, ok := userFrom(r.Context()); ok {
 		_ = s.d.accounts.Record(r.Context(), account.Event{Name: account.EventLogout, Outcome: account.OutcomeSuccess,
 			UserID: u.ID, IP: s.d.clientIP(r), UserAgent: r.UserAgent()})
+		if s.oidc != nil {
+			// Signing out of Gatehouse signs out of every application.
+			if err := s.oidc.SignedOut(r.Context(), u.ID); err != nil {
+				s.unavailable(w, r, err)
+				return
+			}
+		}
 	}
 	if sess != nil {
 		sess.Destroy()

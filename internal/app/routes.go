@@ -50,6 +50,7 @@ func (s *Server) routes() http.Handler {
 	root.Handle("/", browser)
 	s.routesAPI(root)
 	s.routesAvatar(pages, root, auth)
+	s.routesOIDC(pages, root)
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
 	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/csrf"
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/secheaders"
 	"github.com/gatehouse/gatehouse/session"
@@ -26,6 +27,7 @@ type Server struct {
 	csrf    *csrf.Protector
 	headers *secheaders.Headers
 	now     func() time.Time
+	oidc    *oidc.Provider
 }
 
 // NewServer builds the HTTP handler of a Gatehouse instance.
@@ -55,6 +57,9 @@ func NewServer(d *deps) (*Server, http.Handler, error) {
 		copts = append(copts, csrf.InsecureHTTPCookie())
 	}
 	s.csrf = csrf.New(d.keys, copts...)
+	if s.oidc, err = newOIDC(context.Background(), s); err != nil {
+		return nil, nil, err
+	}
 	return s, s.routes(), nil
 }
 
