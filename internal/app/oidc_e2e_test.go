@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/testenv"
+
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
@@ -151,8 +153,14 @@ func oidcUser(t *testing.T, ts *testServer, email string, admin bool) *browser {
 	return b
 }
 
-func TestOIDCFlow(t *testing.T) {
-	ts := startServer(t)
+func TestOIDCFlowSQLite(t *testing.T) { testOIDCFlow(t, startServer(t)) }
+
+// The same flow on PostgreSQL: the provider's storage on the other engine.
+func TestOIDCFlowPostgres(t *testing.T) {
+	testOIDCFlow(t, startServer(t, "--database-url", testenv.PostgresSchemaURL(t)))
+}
+
+func testOIDCFlow(t *testing.T, ts *testServer) {
 	c := newRP(t, ts)
 	b := oidcUser(t, ts, "alice@example.com", false)
 

@@ -299,11 +299,6 @@ func (p *Provider) Discovery() Discovery {
 	}
 }
 
-// requestURL returns the absolute URL of the request on the issuer.
-func (p *Provider) requestURL(r *http.Request) string {
-	return p.issuer + r.URL.RequestURI()
-}
-
 // withIss adds the iss parameter (RFC 9207) to a redirect's query.
 func withIss(location, issuer string) string {
 	u, err := url.Parse(location)
