@@ -35,7 +35,7 @@ const usage = `Usage:
   gatehouse [settings] user reset-2fa E                turn off the user's second factor
   gatehouse [settings] keys list | rotate | retire ID
   gatehouse [settings] client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--post-logout-uri U]
-                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--json]
+                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--allow-no-pkce] [--json]
   gatehouse [settings] client list | show ID | rotate-secret ID | disable ID | delete ID
                                                        OpenID Connect clients (docs/oidc.md)
   gatehouse version

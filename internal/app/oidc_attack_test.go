@@ -143,6 +143,32 @@ func TestOIDCCodeAttacks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("allow-no-pkce client", func(t *testing.T) {
+		lax := newRP(t, ts, "--allow-no-pkce", "--skip-consent")
+		f := lax.start()
+		r := b.get(lax.authURL(f, "code_challenge", "", "code_challenge_method", ""))
+		loc, _ := url.Parse(r.Header.Get("Location"))
+		if loc == nil || loc.Query().Get("code") == "" {
+			t.Fatalf("no PKCE on an --allow-no-pkce client: %d %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		if _, err := lax.conf.Exchange(ctx, loc.Query().Get("code")); err != nil {
+			t.Fatalf("exchange without PKCE: %v", err)
+		}
+		// plain stays refused, and a challenge sent must be met.
+		r = b.get(lax.authURL(lax.start(), "code_challenge", "plain-challenge-plain-challenge-plain-challenge-xx", "code_challenge_method", "plain"))
+		if loc, _ := url.Parse(r.Header.Get("Location")); loc == nil || loc.Query().Get("error") == "" {
+			t.Fatalf("plain on an --allow-no-pkce client: %q", r.Header.Get("Location"))
+		}
+		code := lax.authorize(b, lax.start()).Query().Get("code")
+		if _, err := lax.conf.Exchange(ctx, code); err == nil {
+			t.Fatal("a code with a challenge redeemed without its verifier")
+		}
+		// A client B naming the lax client cannot skip PKCE for its own code.
+		code, _ = other.code(b)
+		if _, err := other.conf.Exchange(ctx, code, oauth2.SetAuthURLParam("client_id", lax.id)); err == nil {
+			t.Fatal("PKCE skipped by naming another client")
+		}
+	})
 	t.Run("expired", func(t *testing.T) {
 		code, v := a.code(b)
 		expireCodes(t, ts)

@@ -38,8 +38,11 @@ type OIDCClient struct {
 	Require2FA     bool
 	Roles          []string
 	SkipConsent    bool
-	DisabledAt     time.Time
-	CreatedAt      time.Time
+	// PKCEOptional lets a confidential client that cannot send PKCE sign
+	// users in without it.
+	PKCEOptional bool
+	DisabledAt   time.Time
+	CreatedAt    time.Time
 }
 
 // Disabled reports whether the client was disabled.
@@ -191,13 +194,13 @@ func joinList(ss []string) string { return strings.Join(ss, " ") }
 
 // Clients.
 
-const clientCols = `id, secret_hash, name, redirect_uris, post_logout_uris, public, scopes, require_2fa, roles, skip_consent, disabled_at, created_at`
+const clientCols = `id, secret_hash, name, redirect_uris, post_logout_uris, public, scopes, require_2fa, roles, skip_consent, pkce_optional, disabled_at, created_at`
 
 // InsertClient stores a new client; [ErrOIDCConflict] if the id is taken.
 func (o *OIDC) InsertClient(ctx context.Context, c OIDCClient) error {
-	_, err := o.exec(ctx, "insert client", `INSERT INTO oidc_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := o.exec(ctx, "insert client", `INSERT INTO oidc_clients (`+clientCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.SecretHash, c.Name, joinList(c.RedirectURIs), joinList(c.PostLogoutURIs), c.Public,
-		joinList(c.Scopes), c.Require2FA, joinList(c.Roles), c.SkipConsent, o.d.nullTS(c.DisabledAt), o.d.ts(c.CreatedAt))
+		joinList(c.Scopes), c.Require2FA, joinList(c.Roles), c.SkipConsent, c.PKCEOptional, o.d.nullTS(c.DisabledAt), o.d.ts(c.CreatedAt))
 	if err != nil && isDuplicateKey(err) {
 		return ErrOIDCConflict
 	}
@@ -210,7 +213,7 @@ func scanClient(sc interface{ Scan(...any) error }) (OIDCClient, error) {
 		redirects, logouts, sc2, roles string
 	)
 	err := sc.Scan(&c.ID, &c.SecretHash, &c.Name, &redirects, &logouts, &c.Public, &sc2, &c.Require2FA, &roles,
-		&c.SkipConsent, timeScanner{&c.DisabledAt}, timeScanner{&c.CreatedAt})
+		&c.SkipConsent, &c.PKCEOptional, timeScanner{&c.DisabledAt}, timeScanner{&c.CreatedAt})
 	c.RedirectURIs, c.PostLogoutURIs = strings.Fields(redirects), strings.Fields(logouts)
 	c.Scopes, c.Roles = strings.Fields(sc2), strings.Fields(roles)
 	return c, err

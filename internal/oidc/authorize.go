@@ -98,6 +98,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	ctx = withPKCEPolicy(ctx, c)
 	ar, err := p.f.NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		p.authorizeError(w, r, ar, err)

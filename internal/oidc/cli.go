@@ -17,7 +17,7 @@ var ErrUsage = errors.New("oidc: usage")
 
 // ClientUsage describes the client commands.
 const ClientUsage = `gatehouse client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--post-logout-uri U]
-                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--json]
+                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--allow-no-pkce] [--json]
 gatehouse client list | show ID | rotate-secret ID | disable ID | delete ID`
 
 type multi []string
@@ -47,6 +47,7 @@ func ClientCommand(ctx context.Context, cs *Clients, args []string, stdout, stde
 		fs.BoolVar(&nc.Public, "public", false, "a public client (no secret, PKCE; loopback redirects on any port)")
 		fs.BoolVar(&nc.Require2FA, "require-2fa", false, "require a two-factor sign-in")
 		fs.BoolVar(&nc.SkipConsent, "skip-consent", false, "a first-party client: no consent page")
+		fs.BoolVar(&nc.AllowNoPKCE, "allow-no-pkce", false, "a confidential client that cannot send PKCE (S256 stays the default)")
 		asJSON := fs.Bool("json", false, `print {"client_id", "client_secret"} as JSON`)
 		if err := fs.Parse(args); err != nil {
 			return usage(err.Error())

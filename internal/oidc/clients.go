@@ -52,6 +52,10 @@ type NewClient struct {
 	Roles []string
 	// SkipConsent marks a first-party client: no consent page.
 	SkipConsent bool
+	// AllowNoPKCE lets a confidential client that cannot send PKCE sign
+	// users in without it (PKCE stays required when it sends a challenge,
+	// and always for public clients; plain is never accepted).
+	AllowNoPKCE bool
 }
 
 // Client is a registered client, as shown to administrators.
@@ -65,13 +69,14 @@ type Client struct {
 	Require2FA     bool      `json:"require_2fa"`
 	Roles          []string  `json:"roles"`
 	SkipConsent    bool      `json:"skip_consent"`
+	AllowNoPKCE    bool      `json:"allow_no_pkce"`
 	Disabled       bool      `json:"disabled"`
 	CreatedAt      time.Time `json:"created_at"`
 }
 
 func clientView(c db.OIDCClient) Client {
 	return Client{ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutURIs: c.PostLogoutURIs, Public: c.Public,
-		Scopes: c.Scopes, Require2FA: c.Require2FA, Roles: c.Roles, SkipConsent: c.SkipConsent, Disabled: c.Disabled(), CreatedAt: c.CreatedAt}
+		Scopes: c.Scopes, Require2FA: c.Require2FA, Roles: c.Roles, SkipConsent: c.SkipConsent, AllowNoPKCE: c.PKCEOptional, Disabled: c.Disabled(), CreatedAt: c.CreatedAt}
 }
 
 // Clients manages the registered clients. Secrets are shown once and
@@ -171,6 +176,9 @@ func (nc *NewClient) check() error {
 			return invalid("role %q: lowercase letters, digits, - and _ only", trunc(r))
 		}
 	}
+	if nc.Public && nc.AllowNoPKCE {
+		return invalid("a public client must use PKCE")
+	}
 	nc.RedirectURIs = slices.Compact(nc.RedirectURIs)
 	return nil
 }
@@ -193,7 +201,7 @@ func (cs *Clients) Create(ctx context.Context, nc NewClient) (Client, string, er
 	_, _ = rand.Read(idb)
 	c := db.OIDCClient{ID: hex.EncodeToString(idb), Name: nc.Name, RedirectURIs: nc.RedirectURIs, PostLogoutURIs: nc.PostLogoutURIs,
 		Public: nc.Public, Scopes: nc.Scopes, Require2FA: nc.Require2FA, Roles: nc.Roles, SkipConsent: nc.SkipConsent,
-		CreatedAt: cs.now().UTC()}
+		PKCEOptional: nc.AllowNoPKCE, CreatedAt: cs.now().UTC()}
 	var secret string
 	if !nc.Public {
 		secret, c.SecretHash = newSecret()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -67,6 +68,19 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// The PKCE policy of the client the library will authenticate: from
+	// HTTP Basic credentials if any, else the form's client_id.
+	cid, _, basic := r.BasicAuth()
+	if basic {
+		cid, _ = url.QueryUnescape(cid)
+	} else {
+		cid = r.PostForm.Get("client_id")
+	}
+	if cid != "" && len(cid) <= maxClientIDLen {
+		if c, err := p.repo.Client(ctx, cid); err == nil {
+			ctx = withPKCEPolicy(ctx, c)
+		}
+	}
 	ar, err := p.f.NewAccessRequest(ctx, r, newSession())
 	if err != nil {
 		p.tokenError(w, r, ar, err)

@@ -30,6 +30,7 @@ import (
 	"github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/jwt"
 )
 
@@ -152,6 +153,25 @@ func (h hmacConfig) GetRotatedGlobalSecrets(context.Context) ([][]byte, error) {
 	return out, nil
 }
 
+// pkceConfig requires PKCE (S256) unless the request's client was
+// registered with --allow-no-pkce (a confidential client only).
+type pkceConfig struct{ *fosite.Config }
+
+type pkceOptionalKey struct{}
+
+func (pkceConfig) GetEnforcePKCE(ctx context.Context) bool {
+	optional, _ := ctx.Value(pkceOptionalKey{}).(bool)
+	return !optional
+}
+
+// withPKCEPolicy marks ctx for a confidential client that may skip PKCE.
+func withPKCEPolicy(ctx context.Context, c db.OIDCClient) context.Context {
+	if c.PKCEOptional && !c.Public {
+		return context.WithValue(ctx, pkceOptionalKey{}, true)
+	}
+	return ctx
+}
+
 // New builds the provider. It makes the current RS256 key if there is none.
 func New(ctx context.Context, c Config) (*Provider, error) {
 	if c.Issuer == "" || c.DB == nil || c.Keys == nil || c.Users == nil || c.Browser == nil {
@@ -212,7 +232,10 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 		compose.OpenIDConnectRefreshFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
-		compose.OAuth2PKCEFactory,
+		func(_ fosite.Configurator, st, strat any) any {
+			return &pkce.Handler{AuthorizeCodeStrategy: strat.(oauth2.AuthorizeCodeStrategy), Storage: st.(pkce.PKCERequestStorage),
+				Config: pkceConfig{fc}}
+		},
 	)
 	return p, nil
 }

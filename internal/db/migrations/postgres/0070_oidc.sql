@@ -14,6 +14,7 @@ CREATE TABLE oidc_clients (
     require_2fa      BOOLEAN NOT NULL DEFAULT FALSE,
     roles            TEXT    NOT NULL DEFAULT '' CHECK (length(roles) <= 1024),
     skip_consent     BOOLEAN NOT NULL DEFAULT FALSE,
+    pkce_optional    BOOLEAN NOT NULL DEFAULT FALSE,
     disabled_at      TIMESTAMPTZ,
     created_at       TIMESTAMPTZ NOT NULL
 );

@@ -15,6 +15,7 @@ CREATE TABLE oidc_clients (
     require_2fa      INTEGER NOT NULL DEFAULT 0 CHECK (require_2fa IN (0, 1)),
     roles            TEXT    NOT NULL DEFAULT '' CHECK (length(roles) <= 1024),
     skip_consent     INTEGER NOT NULL DEFAULT 0 CHECK (skip_consent IN (0, 1)),
+    pkce_optional    INTEGER NOT NULL DEFAULT 0 CHECK (pkce_optional IN (0, 1)),
     disabled_at      INTEGER,
     created_at       INTEGER NOT NULL
 ) STRICT;
