@@ -8,6 +8,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -157,7 +158,7 @@ func TestOIDCFlowSQLite(t *testing.T) { testOIDCFlow(t, startServer(t)) }
 
 // The same flow on PostgreSQL: the provider's storage on the other engine.
 func TestOIDCFlowPostgres(t *testing.T) {
-	testOIDCFlow(t, startServer(t, "--database-url", testenv.PostgresSchemaURL(t)))
+	testOIDCFlow(t, startServer(t, "--database-url", testenv.PostgresSchemaURL(t), "--keys-file", filepath.Join(t.TempDir(), "gatehouse.keys")))
 }
 
 func testOIDCFlow(t *testing.T, ts *testServer) {
