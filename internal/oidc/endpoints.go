@@ -110,6 +110,7 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.f.WriteAccessResponse(ctx, w, ar, resp)
+	p.maybePurge(ctx)
 }
 
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {

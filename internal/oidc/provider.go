@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
@@ -127,6 +128,8 @@ type Provider struct {
 	clients *Clients
 	now     func() time.Time
 	log     *slog.Logger
+	// lastPurge is when expired grants were last deleted (unix seconds).
+	lastPurge atomic.Int64
 }
 
 // hmacConfig keys the HMAC of codes and refresh tokens with the keyring:
@@ -259,9 +262,21 @@ func (p *Provider) SignedOut(ctx context.Context, userID int64) error {
 }
 
 // Purge deletes grants that expired (codes, tokens); expired ones are
-// refused anyway.
+// refused anyway. The token endpoint calls it at most once an hour.
 func (p *Provider) Purge(ctx context.Context) (int64, error) {
 	return p.repo.DeleteExpiredTokens(ctx, p.now())
+}
+
+// maybePurge purges when the last purge is more than an hour old.
+func (p *Provider) maybePurge(ctx context.Context) {
+	now := p.now().Unix()
+	last := p.lastPurge.Load()
+	if now-last < 3600 || !p.lastPurge.CompareAndSwap(last, now) {
+		return
+	}
+	if _, err := p.Purge(context.WithoutCancel(ctx)); err != nil {
+		p.log.Warn("oidc: purging expired grants failed", "err", err)
+	}
 }
 
 // Discovery is the OpenID Provider Metadata document.
