@@ -64,7 +64,7 @@ func startClockServer(t *testing.T, extra ...string) (*testServer, *deps, *abuse
 		t.Fatal(err)
 	}
 	clock := &abuseClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	d.guard.openBackends(clock.Now)
+	d.guard.SetClock(clock.Now)
 	_, h, err := NewServer(d)
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/ratelimit/redislimit"
@@ -50,7 +51,7 @@ func TestAbuseSharedAcrossInstances(t *testing.T) {
 	}
 	rc := redis.NewClient(opt)
 	defer rc.Close()
-	st, err := redislimit.NewBackoff(rc, redislimit.WithPrefix(redisBackoffPrefix)).Check(context.Background(), loginKey(email), ratelimit.DefaultBackoff())
+	st, err := redislimit.NewBackoff(rc, redislimit.WithPrefix(guard.RedisBackoffPrefix)).Check(context.Background(), guard.LoginKey(email), ratelimit.DefaultBackoff())
 	if err != nil || st.Failures != 5 {
 		t.Fatalf("shared backoff: %+v, %v; want 5 failures", st, err)
 	}

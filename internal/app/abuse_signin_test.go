@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/cli"
+	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -71,12 +73,12 @@ func TestAbuseSameAnswerWhateverTheAccount(t *testing.T) {
 	ts, d, clock := startClockServer(t)
 	ctx := context.Background()
 	for _, e := range []string{"known@example.com", "disabled@example.com"} {
-		if _, err := d.accounts.CreateUser(ctx, accountInput(e, goodPassword), cliMeta); err != nil {
+		if _, err := d.accounts.CreateUser(ctx, accountInput(e, goodPassword), cli.Meta); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dis, _ := d.accounts.UserByEmail(ctx, "disabled@example.com")
-	if err := d.accounts.SetDisabledByOperator(ctx, dis.ID, true, cliMeta); err != nil {
+	if err := d.accounts.SetDisabledByOperator(ctx, dis.ID, true, cli.Meta); err != nil {
 		t.Fatal(err)
 	}
 
@@ -158,7 +160,7 @@ func TestAbuseSameAnswerWhateverTheAccount(t *testing.T) {
 func TestAbuseBackoffAndReset(t *testing.T) {
 	ts, d, clock := startClockServer(t, "--login-limit=100/hour")
 	ctx := context.Background()
-	if _, err := d.accounts.CreateUser(ctx, accountInput("owner@example.com", goodPassword), cliMeta); err != nil {
+	if _, err := d.accounts.CreateUser(ctx, accountInput("owner@example.com", goodPassword), cli.Meta); err != nil {
 		t.Fatal(err)
 	}
 	ip := 0
@@ -178,7 +180,7 @@ func TestAbuseBackoffAndReset(t *testing.T) {
 	// Locked again; the owner resets the password by mail.
 	ts.attempt(next(), "owner@example.com", "wrong password here").want(t, 401)
 	ts.attempt(next(), "owner@example.com", goodPassword).want(t, 429)
-	d.clearLoginDefence(ctx, "Owner@Example.com ")
+	d.guard.ClearLoginDefence(ctx, "Owner@Example.com ")
 	ts.from(next()).signIn("owner@example.com", goodPassword)
 	// The success forgot the failures: five free ones again.
 	for range 5 {
@@ -187,7 +189,7 @@ func TestAbuseBackoffAndReset(t *testing.T) {
 	ts.attempt(next(), "owner@example.com", "wrong password here").want(t, 401)
 	ts.attempt(next(), "owner@example.com", goodPassword).want(t, 429)
 
-	events, err := d.accounts.ListAudit(ctx, account.AuditFilter{Name: eventLoginLocked})
+	events, err := d.accounts.ListAudit(ctx, account.AuditFilter{Name: guard.EventLoginLocked})
 	if err != nil {
 		t.Fatal(err)
 	}

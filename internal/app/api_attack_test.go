@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/apitoken"
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/onetime"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -160,11 +161,11 @@ func TestAPIAttacks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			apiWantInvalidToken(t, apiCall(t, ts, http.MethodGet, "/api/v1/me"+tc.query, "", tc.hdr...), problemInvalidToken)
+			apiWantInvalidToken(t, apiCall(t, ts, http.MethodGet, "/api/v1/me"+tc.query, "", tc.hdr...), api.ProblemInvalidToken)
 		})
 	}
 	// Access tokens are no refresh tokens either.
-	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": genuine}), problemInvalidRefresh)
+	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": genuine}), api.ProblemInvalidRefresh)
 	// None of this harmed the genuine token.
 	apiMe(t, ts, genuine).want(t, http.StatusOK)
 }

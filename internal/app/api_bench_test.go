@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/cli"
 )
 
 // BenchmarkAPIMe measures GET /api/v1/me with a bearer token in process,
@@ -35,14 +37,14 @@ func BenchmarkAPIMe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: "bench@example.com", Password: goodPassword, Verified: true}, cliMeta); err != nil {
+	if _, err := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: "bench@example.com", Password: goodPassword, Verified: true}, cli.Meta); err != nil {
 		b.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/token", strings.NewReader(`{"email":"bench@example.com","password":"`+goodPassword+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var tr tokenResponse
+	var tr api.TokenResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || tr.AccessToken == "" {
 		b.Fatalf("token: %d %s", rec.Code, rec.Body)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/totp"
 	"github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
@@ -61,13 +62,13 @@ func TestAPIFlow(t *testing.T) {
 
 	// The spent p1 refresh token again: the family is revoked and audited.
 	reuse := apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": p1.RefreshToken})
-	apiWantInvalidToken(t, reuse, problemInvalidRefresh)
+	apiWantInvalidToken(t, reuse, api.ProblemInvalidRefresh)
 	evs := apiAuditEvents(t, ts, account.EventRefreshReuse)
 	if len(evs) != 1 || evs[0].UserID != 1 || evs[0].Outcome != account.OutcomeDenied {
 		t.Fatalf("refresh.reuse events %+v", evs)
 	}
 	// The newest token of the family is dead too.
-	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": p3.RefreshToken}), problemInvalidRefresh)
+	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": p3.RefreshToken}), api.ProblemInvalidRefresh)
 
 	// Revocation: 204 for a live token, an unknown one, or garbage alike.
 	p4 := apiMustTokens(t, ts, "ada@example.com", goodPassword)
@@ -77,7 +78,7 @@ func TestAPIFlow(t *testing.T) {
 			t.Errorf("revoke answered a body: %q", r.body)
 		}
 	}
-	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": p4.RefreshToken}), problemInvalidRefresh)
+	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": p4.RefreshToken}), api.ProblemInvalidRefresh)
 	if evs := apiAuditEvents(t, ts, account.EventRefreshRevoke); len(evs) != 1 {
 		t.Errorf("%d refresh.revoke events, want 1", len(evs))
 	}
@@ -180,8 +181,8 @@ func TestAPICutOff(t *testing.T) {
 	b.signIn("ada@example.com", goodPassword)
 	b.submit("/account", "/account/password", "current_password", goodPassword, "new_password", "a whole new passphrase").
 		redirect(t, "/account")
-	apiWantInvalidToken(t, apiMe(t, ts, old.AccessToken), problemInvalidToken)
-	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": old.RefreshToken}), problemInvalidRefresh)
+	apiWantInvalidToken(t, apiMe(t, ts, old.AccessToken), api.ProblemInvalidToken)
+	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": old.RefreshToken}), api.ProblemInvalidRefresh)
 	// The old password no longer gets tokens; the new one does, at once.
 	apiWantProblem(t, apiJSON(t, ts, "/api/v1/token", map[string]string{"email": "ada@example.com", "password": goodPassword}), http.StatusUnauthorized)
 	fresh := apiMustTokens(t, ts, "ada@example.com", "a whole new passphrase")
@@ -191,14 +192,14 @@ func TestAPICutOff(t *testing.T) {
 	// Disabled: refused at once, and still after re-enabling.
 	pair := apiMustTokens(t, ts, "bob@example.com", goodPassword)
 	ts.mustCLI("", "user", "disable", "bob@example.com")
-	apiWantInvalidToken(t, apiMe(t, ts, pair.AccessToken), problemInvalidToken)
-	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": pair.RefreshToken}), problemInvalidRefresh)
+	apiWantInvalidToken(t, apiMe(t, ts, pair.AccessToken), api.ProblemInvalidToken)
+	apiWantInvalidToken(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": pair.RefreshToken}), api.ProblemInvalidRefresh)
 	p := apiWantProblem(t, apiJSON(t, ts, "/api/v1/token", map[string]string{"email": "bob@example.com", "password": goodPassword}), http.StatusUnauthorized)
-	if p.Type != problemCredentials.Type {
+	if p.Type != api.ProblemCredentials.Type {
 		t.Errorf("disabled sign-in answered %+v", p)
 	}
 	ts.mustCLI("", "user", "enable", "bob@example.com")
-	apiWantInvalidToken(t, apiMe(t, ts, pair.AccessToken), problemInvalidToken)
+	apiWantInvalidToken(t, apiMe(t, ts, pair.AccessToken), api.ProblemInvalidToken)
 	apiMe(t, ts, apiMustTokens(t, ts, "bob@example.com", goodPassword).AccessToken).want(t, http.StatusOK)
 }
 
@@ -245,7 +246,7 @@ func TestAPIKeyRotation(t *testing.T) {
 
 	ts.mustCLI("", "keys", "retire", oldKid)
 	apiWaitFor(t, "the server to drop the retired key", func() bool { return len(jwksKids()) == 1 })
-	apiWantInvalidToken(t, apiMe(t, ts, before.AccessToken), problemInvalidToken)
+	apiWantInvalidToken(t, apiMe(t, ts, before.AccessToken), api.ProblemInvalidToken)
 	apiMe(t, ts, after.AccessToken).want(t, http.StatusOK)
 }
 
@@ -273,14 +274,14 @@ func TestAPISignInRefusals(t *testing.T) {
 		{"email": "ada@example.com", "password": strings.Repeat("p", 2000)},
 		{"email": "not an address", "password": goodPassword},
 	}
-	var first problemBody
+	var first api.ProblemBody
 	for i, body := range wrong {
 		r := apiJSON(t, ts, "/api/v1/token", body)
 		p := apiWantProblem(t, r, http.StatusUnauthorized)
 		if i == 0 {
 			first = p
 		}
-		if p != first || p.Type != problemCredentials.Type {
+		if p != first || p.Type != api.ProblemCredentials.Type {
 			t.Errorf("wrong credentials #%d answered %+v, want %+v", i, p, first)
 		}
 		if r.Header.Get("WWW-Authenticate") != "Bearer" {
@@ -290,7 +291,7 @@ func TestAPISignInRefusals(t *testing.T) {
 
 	// The right password for an unverified address: 403, and no tokens.
 	r := apiJSON(t, ts, "/api/v1/token", map[string]string{"email": "new@example.com", "password": goodPassword})
-	if p := apiWantProblem(t, r, http.StatusForbidden); p.Type != problemUnverified.Type || !strings.Contains(p.Detail, "erify your email") {
+	if p := apiWantProblem(t, r, http.StatusForbidden); p.Type != api.ProblemUnverified.Type || !strings.Contains(p.Detail, "erify your email") {
 		t.Errorf("unverified answered %+v", p)
 	}
 	if strings.Contains(r.body, "token\"") {
@@ -340,20 +341,20 @@ func TestAPIBodies(t *testing.T) {
 		{"latin1", "/api/v1/token", good, []string{"Content-Type", "application/json; charset=iso-8859-1"}, 415, "about:blank"},
 		{"two content types", "/api/v1/token", good, []string{"Content-Type", "application/json", "Content-Type", "application/json"}, 415, "about:blank"},
 		{"huge", "/api/v1/token", `{"email":"` + strings.Repeat("a", 20<<10) + `"}`, nil, 413, "about:blank"},
-		{"empty", "/api/v1/token", " ", nil, 400, problemMalformed.Type},
-		{"syntax", "/api/v1/token", `{"email":`, nil, 400, problemMalformed.Type},
-		{"array", "/api/v1/token", `[` + good + `]`, nil, 400, problemMalformed.Type},
-		{"two objects", "/api/v1/token", good + good, nil, 400, problemMalformed.Type},
-		{"trailing", "/api/v1/token", good + ` x`, nil, 400, problemMalformed.Type},
-		{"number", "/api/v1/token", `{"email":"ada@example.com","password":1}`, nil, 400, problemMalformed.Type},
-		{"null", "/api/v1/token", `{"email":"ada@example.com","password":null}`, nil, 400, problemMalformed.Type},
-		{"duplicate", "/api/v1/token", `{"email":"x@example.com","email":"ada@example.com","password":"p"}`, nil, 400, problemMalformed.Type},
-		{"bad utf-8", "/api/v1/token", "{\"email\":\"\xff\",\"password\":\"p\"}", nil, 400, problemMalformed.Type},
-		{"unknown field", "/api/v1/token", `{"email":"ada@example.com","password":"p","admin":"true"}`, nil, 400, problemUnknownField.Type},
-		{"csrf token is no substitute", "/api/v1/token", `{"email":"ada@example.com","password":"p","csrf_token":"x"}`, nil, 400, problemUnknownField.Type},
-		{"missing password", "/api/v1/token", `{"email":"ada@example.com"}`, nil, 400, problemMissingField.Type},
-		{"empty refresh token", "/api/v1/token/refresh", `{"refresh_token":""}`, nil, 400, problemMissingField.Type},
-		{"missing refresh token", "/api/v1/token/revoke", `{}`, nil, 400, problemMissingField.Type},
+		{"empty", "/api/v1/token", " ", nil, 400, api.ProblemMalformed.Type},
+		{"syntax", "/api/v1/token", `{"email":`, nil, 400, api.ProblemMalformed.Type},
+		{"array", "/api/v1/token", `[` + good + `]`, nil, 400, api.ProblemMalformed.Type},
+		{"two objects", "/api/v1/token", good + good, nil, 400, api.ProblemMalformed.Type},
+		{"trailing", "/api/v1/token", good + ` x`, nil, 400, api.ProblemMalformed.Type},
+		{"number", "/api/v1/token", `{"email":"ada@example.com","password":1}`, nil, 400, api.ProblemMalformed.Type},
+		{"null", "/api/v1/token", `{"email":"ada@example.com","password":null}`, nil, 400, api.ProblemMalformed.Type},
+		{"duplicate", "/api/v1/token", `{"email":"x@example.com","email":"ada@example.com","password":"p"}`, nil, 400, api.ProblemMalformed.Type},
+		{"bad utf-8", "/api/v1/token", "{\"email\":\"\xff\",\"password\":\"p\"}", nil, 400, api.ProblemMalformed.Type},
+		{"unknown field", "/api/v1/token", `{"email":"ada@example.com","password":"p","admin":"true"}`, nil, 400, api.ProblemUnknownField.Type},
+		{"csrf token is no substitute", "/api/v1/token", `{"email":"ada@example.com","password":"p","csrf_token":"x"}`, nil, 400, api.ProblemUnknownField.Type},
+		{"missing password", "/api/v1/token", `{"email":"ada@example.com"}`, nil, 400, api.ProblemMissingField.Type},
+		{"empty refresh token", "/api/v1/token/refresh", `{"refresh_token":""}`, nil, 400, api.ProblemMissingField.Type},
+		{"missing refresh token", "/api/v1/token/revoke", `{}`, nil, 400, api.ProblemMissingField.Type},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -499,16 +500,16 @@ func TestAPITwoFactor(t *testing.T) {
 		}
 		return apiJSON(t, ts, "/api/v1/token", body)
 	}
-	if p := apiWantProblem(t, signIn(""), http.StatusUnauthorized); p.Type != problemSecondFactor.Type {
+	if p := apiWantProblem(t, signIn(""), http.StatusUnauthorized); p.Type != api.ProblemSecondFactor.Type {
 		t.Fatalf("no code: %+v", p)
 	}
 	// A wrong code, or a wrong password with a good code, get the one generic answer.
-	if p := apiWantProblem(t, signIn("12345x"), http.StatusUnauthorized); p.Type != problemCredentials.Type {
+	if p := apiWantProblem(t, signIn("12345x"), http.StatusUnauthorized); p.Type != api.ProblemCredentials.Type {
 		t.Fatalf("wrong code: %+v", p)
 	}
 	next := totp.Code(secret, time.Now().Add(30*time.Second)) // the confirmation used this step's code
 	wrongPw := apiJSON(t, ts, "/api/v1/token", map[string]string{"email": "ada@example.com", "password": "not it", "totp_code": next})
-	if p := apiWantProblem(t, wrongPw, http.StatusUnauthorized); p.Type != problemCredentials.Type {
+	if p := apiWantProblem(t, wrongPw, http.StatusUnauthorized); p.Type != api.ProblemCredentials.Type {
 		t.Fatalf("wrong password: %+v", p)
 	}
 
@@ -525,7 +526,7 @@ func TestAPITwoFactor(t *testing.T) {
 		t.Fatalf("amr %v (%v)", claims.AMR, err)
 	}
 	// The same code again is a replay.
-	if p := apiWantProblem(t, signIn(next), http.StatusUnauthorized); p.Type != problemCredentials.Type {
+	if p := apiWantProblem(t, signIn(next), http.StatusUnauthorized); p.Type != api.ProblemCredentials.Type {
 		t.Fatalf("replayed code: %+v", p)
 	}
 	// A recovery code works once.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/keyring"
 )
@@ -61,21 +62,21 @@ func apiVerifiedUser(ts *testServer, email string) {
 }
 
 // apiMustTokens signs in through the API.
-func apiMustTokens(t *testing.T, ts *testServer, email, pw string) tokenResponse {
+func apiMustTokens(t *testing.T, ts *testServer, email, pw string) api.TokenResponse {
 	t.Helper()
 	r := apiJSON(t, ts, "/api/v1/token", map[string]string{"email": email, "password": pw})
 	return apiDecodeTokens(t, r)
 }
 
-func apiMustRefresh(t *testing.T, ts *testServer, refresh string) tokenResponse {
+func apiMustRefresh(t *testing.T, ts *testServer, refresh string) api.TokenResponse {
 	t.Helper()
 	return apiDecodeTokens(t, apiJSON(t, ts, "/api/v1/token/refresh", map[string]string{"refresh_token": refresh}))
 }
 
-func apiDecodeTokens(t *testing.T, r *response) tokenResponse {
+func apiDecodeTokens(t *testing.T, r *response) api.TokenResponse {
 	t.Helper()
 	r.want(t, http.StatusOK)
-	var tr tokenResponse
+	var tr api.TokenResponse
 	if err := json.Unmarshal([]byte(r.body), &tr); err != nil {
 		t.Fatalf("token answer %q: %v", r.body, err)
 	}
@@ -98,13 +99,13 @@ func apiMe(t *testing.T, ts *testServer, access string) *response {
 }
 
 // apiWantProblem checks a problem+json answer and returns its body.
-func apiWantProblem(t *testing.T, r *response, status int) problemBody {
+func apiWantProblem(t *testing.T, r *response, status int) api.ProblemBody {
 	t.Helper()
 	r.want(t, status)
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("%s %s: Content-Type %q, want application/problem+json", r.Request.Method, r.Request.URL.Path, ct)
 	}
-	var p problemBody
+	var p api.ProblemBody
 	dec := json.NewDecoder(strings.NewReader(r.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil || p.Status != status || p.Type == "" || p.Title == "" || p.Detail == "" {
@@ -115,13 +116,13 @@ func apiWantProblem(t *testing.T, r *response, status int) problemBody {
 
 // apiWantInvalidToken checks the one answer to every refused token: 401, the
 // invalid_token challenge and a body that says nothing about why.
-func apiWantInvalidToken(t *testing.T, r *response, p problemType) {
+func apiWantInvalidToken(t *testing.T, r *response, p api.Problem) {
 	t.Helper()
 	got := apiWantProblem(t, r, http.StatusUnauthorized)
 	if h := r.Header.Values("WWW-Authenticate"); len(h) != 1 || h[0] != `Bearer error="invalid_token"` {
 		t.Fatalf("WWW-Authenticate %q", h)
 	}
-	if got != problemBody(p) {
+	if got != api.ProblemBody(p) {
 		t.Fatalf("refusal body %+v, want the generic one", got)
 	}
 }
@@ -135,7 +136,7 @@ func apiSigningKey(t *testing.T, ts *testServer) (string, ed25519.PrivateKey) {
 		t.Fatal(err)
 	}
 	k := f.Ring().Current()
-	return k.ID, k.Ed25519(jwtKeyPurpose)
+	return k.ID, k.Ed25519(api.JWTKeyPurpose)
 }
 
 // apiAuditEvents returns the audit events named name, newest first, reading

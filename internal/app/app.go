@@ -10,6 +10,8 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/cli"
 )
 
 // Version is the release, set at build time with
@@ -17,10 +19,7 @@ import (
 var Version = "dev"
 
 // UsageError is an error in the command line; main exits with status 2.
-type UsageError struct{ Msg string }
-
-// Error returns the message, usage text included.
-func (e *UsageError) Error() string { return e.Msg }
+type UsageError = cli.UsageError
 
 const usage = `Usage:
   gatehouse [settings] [serve]                         run the server (the default)
@@ -109,11 +108,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		return serve(ctx, cfg, stdout, stderr)
 	case "migrate":
-		return migrateCommand(ctx, cfg, stdout, stderr)
+		return cli.Migrate(ctx, cliEnv(cfg), stdout, stderr)
 	case "user":
-		return userCommand(ctx, cfg, rest, stdin, stdout, stderr)
+		return cli.User(ctx, cliEnv(cfg), rest, stdin, stdout, stderr)
 	case "keys":
-		return keysCommand(ctx, cfg, rest, stdout, stderr)
+		return cli.Keys(ctx, cliEnv(cfg), rest, stdout, stderr)
 	case "client":
 		return clientCommand(ctx, cfg, rest, stdout, stderr)
 	}
@@ -128,4 +127,33 @@ func version() string {
 		return bi.Main.Version
 	}
 	return Version
+}
+
+// cliEnv hands the commands of internal/cli what they need: the settings
+// they read and a way to open the dependencies.
+func cliEnv(cfg *Config) cli.Env {
+	return cli.Env{DatabaseURL: cfg.DatabaseURL, KeysFile: cfg.KeysFile, Usage: usage,
+		Open: func(ctx context.Context, stderr io.Writer) (*cli.Deps, error) {
+			d, err := openForCLI(ctx, cfg, stderr)
+			if err != nil {
+				return nil, err
+			}
+			return &cli.Deps{Accounts: d.accounts, DB: d.db, Hasher: d.pool.Hasher(), Now: d.now,
+				EndAllSessions: d.kit.EndAllSessions, ResetSecondFactor: d.tf.Reset, Close: d.Close}, nil
+		}}
+}
+
+// openForCLI opens the dependencies and migrates, so commands work on a
+// fresh database too.
+func openForCLI(ctx context.Context, cfg *Config, stderr io.Writer) (*deps, error) {
+	cfg.LogLevel = "warn"
+	d, err := openDeps(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.db.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
 }

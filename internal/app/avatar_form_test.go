@@ -9,7 +9,6 @@ import (
 	_ "image/png"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,103 +18,10 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/avatar"
+	"github.com/gatehouse/gatehouse/internal/avatar/avatartest"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
-
-const fuzzBoundary = "gatehouse-test-boundary-7d1f"
-
-// readForm runs readAvatarForm over body (built by avBody), recording the
-// tokens handed to onToken.
-func readForm(body []byte, max int64, onToken func(string) error) (avatarForm, error) {
-	return readAvatarForm(multipart.NewReader(bytes.NewReader(body), fuzzBoundary), max, onToken)
-}
-
-func TestAvatarReadForm(t *testing.T) {
-	png := []byte("\x89PNG\r\n\x1a\nrest")
-	tok := avPart{name: tokenField, data: []byte("tok")}
-	tests := []struct {
-		name      string
-		parts     []avPart
-		wantErr   error
-		wantImage string
-		wantToken string
-	}{
-		{"picture and token", []avPart{tok, filePart("a.png", png)}, nil, string(png), "tok"},
-		{"picture without a file name", []avPart{{name: avatarField, data: png}}, nil, string(png), ""},
-		{"token after picture", []avPart{filePart("a.png", png), tok}, nil, string(png), "tok"},
-		{"short extra field ignored", []avPart{{name: "submit", data: []byte("Upload")}, filePart("a.png", png)}, nil, string(png), ""},
-		{"exactly the limit", []avPart{filePart("a.png", bytes.Repeat([]byte{1}, 64))}, nil, string(bytes.Repeat([]byte{1}, 64)), ""},
-		{"one byte over", []avPart{filePart("a.png", bytes.Repeat([]byte{1}, 65))}, errAvatarTooLarge, "", ""},
-		{"no parts", nil, errAvatarMissing, "", ""},
-		{"empty picture", []avPart{filePart("", nil)}, errAvatarEmpty, "", ""},
-		{"two pictures", []avPart{filePart("a.png", png), filePart("b.png", png)}, errAvatarTwice, "", ""},
-		{"two tokens", []avPart{tok, tok, filePart("a.png", png)}, errRepeatedField, "", ""},
-		{"token as a file", []avPart{{name: tokenField, filename: "t.txt", data: []byte("tok")}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
-		{"long token", []avPart{{name: tokenField, data: bytes.Repeat([]byte("t"), avatarMaxTokenBytes+1)}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
-		{"other file", []avPart{filePart("a.png", png), {name: "x", filename: "x", data: png}}, errAvatarUnexpected, "", ""},
-		{"long other field", []avPart{{name: "x", data: bytes.Repeat([]byte("x"), avatarMaxOtherBytes+1)}, filePart("a.png", png)}, errAvatarUnexpected, "", ""},
-		{"no form name", []avPart{{header: "Content-Disposition: form-data\r\n", data: png}}, errAvatarUnexpected, "", ""},
-		{"not form-data", []avPart{{header: "Content-Disposition: attachment; name=\"avatar\"\r\n", data: png}}, errAvatarUnexpected, "", ""},
-		{"CR/LF in the file name", []avPart{{header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\n.png\"\r\n", data: png}}, errAvatarMalformed, "", ""},
-		{"too many parts", append(repeatParts(avPart{name: "x", data: []byte("1")}, avatarMaxParts), filePart("a.png", png)), errAvatarUnexpected, "", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			body, _ := avBody(tc.parts...)
-			var tokens []string
-			f, err := readForm(body, 64, func(s string) error { tokens = append(tokens, s); return nil })
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tc.wantErr)
-			}
-			if string(f.image) != tc.wantImage || f.token != tc.wantToken {
-				t.Fatalf("form = %q, %q; want %q, %q", f.image, f.token, tc.wantImage, tc.wantToken)
-			}
-			if err == nil && tc.wantToken != "" && (len(tokens) != 1 || tokens[0] != tc.wantToken) {
-				t.Fatalf("onToken saw %q", tokens)
-			}
-		})
-	}
-}
-
-// The token callback runs before the picture is read, and its error ends
-// the read: a forged upload is refused without reading the picture.
-func TestAvatarReadFormStopsOnBadToken(t *testing.T) {
-	body, _ := avBody(avPart{name: tokenField, data: []byte("forged")}, filePart("a.png", bytes.Repeat([]byte{1}, 1<<20)))
-	r := &countingReader{r: bytes.NewReader(body)}
-	forged := errors.New("forged")
-	_, err := readAvatarForm(multipart.NewReader(r, fuzzBoundary), 2<<20, func(string) error { return forged })
-	if !errors.Is(err, forged) {
-		t.Fatalf("err = %v", err)
-	}
-	if r.n > 64<<10 {
-		t.Fatalf("read %d bytes after a bad token", r.n)
-	}
-}
-
-// An oversized picture is not read past the limit.
-func TestAvatarReadFormStopsAtTheLimit(t *testing.T) {
-	head := []byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\n")
-	z := &zeros{n: 50 << 20}
-	r := &countingReader{r: io.MultiReader(bytes.NewReader(head), z)}
-	_, err := readAvatarForm(multipart.NewReader(r, fuzzBoundary), 1<<20, nil)
-	if !errors.Is(err, errAvatarTooLarge) {
-		t.Fatalf("err = %v", err)
-	}
-	if r.n > 1<<20+64<<10 {
-		t.Fatalf("read %d bytes for a 1 MiB limit", r.n)
-	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
 
 // avatarHarness is an in-process server with one signed-in user, for
 // driving the real upload handler many times (no per-user limit).
@@ -144,7 +50,7 @@ func newAvatarHarness(tb testing.TB) *avatarHarness {
 	if _, err := d.db.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	d.avatars.limit = ratelimit.PerSecond(1_000_000)
+	d.avatars.SetUploadLimit(ratelimit.PerSecond(1_000_000))
 	_, h, err := NewServer(d)
 	if err != nil {
 		tb.Fatal(err)
@@ -204,7 +110,7 @@ func (hs *avatarHarness) pageToken(tb testing.TB, path string) string {
 func (hs *avatarHarness) post(tb testing.TB, body []byte) int {
 	tb.Helper()
 	req, _ := http.NewRequest("POST", hs.url+"/account/avatar", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary)
+	req.Header.Set("Content-Type", "multipart/form-data; boundary="+avatartest.Boundary)
 	req.Header.Set("X-CSRF-Token", hs.token)
 	return hs.do(tb, req).StatusCode
 }
@@ -213,7 +119,7 @@ func (hs *avatarHarness) post(tb testing.TB, body []byte) int {
 // after 303, unchanged otherwise.
 func (hs *avatarHarness) check(tb testing.TB, status int, input []byte) {
 	tb.Helper()
-	id, err := hs.d.avatars.store.AvatarIDForUser(context.Background(), hs.user)
+	id, err := hs.d.avatars.Store().AvatarIDForUser(context.Background(), hs.user)
 	if errors.Is(err, account.ErrNotFound) {
 		id, err = "", nil
 	}
@@ -225,12 +131,12 @@ func (hs *avatarHarness) check(tb testing.TB, status int, input []byte) {
 		if id == "" || id == hs.last {
 			tb.Fatalf("303 but the picture is %q (was %q)", id, hs.last)
 		}
-		a, err := hs.d.avatars.store.AvatarByID(context.Background(), id)
+		a, err := hs.d.avatars.Store().AvatarByID(context.Background(), id)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		cfg, format, err := image.DecodeConfig(bytes.NewReader(a.Data))
-		if err != nil || "image/"+format != a.ContentType || cfg.Width != cfg.Height || cfg.Width > avatarOutputSize {
+		if err != nil || "image/"+format != a.ContentType || cfg.Width != cfg.Height || cfg.Width > avatar.OutputSize {
 			tb.Fatalf("stored picture: %v, %q as %q, %dx%d", err, format, a.ContentType, cfg.Width, cfg.Height)
 		}
 		if len(input) > 64 && bytes.Contains(a.Data, input) {
@@ -255,21 +161,21 @@ func FuzzAvatarUpload(f *testing.F) {
 	for _, name := range []string{"face.png", "gps.jpg", "photo.webp", "evil.svg", "script.png", "polyglot.png", "polyglot.html.png"} {
 		b := fixture(f, name)
 		f.Add(b, true)
-		body, _ := avBody(filePart(name, b))
+		body, _ := avatartest.Body(avatartest.FilePart(name, b))
 		f.Add(body, false)
 	}
 	f.Add(fixture(f, "huge.png"), true)
 	f.Add([]byte{}, true)
 	f.Add([]byte{}, false)
-	twice, _ := avBody(filePart("a", []byte("x")), filePart("b", []byte("y")))
+	twice, _ := avatartest.Body(avatartest.FilePart("a", []byte("x")), avatartest.FilePart("b", []byte("y")))
 	f.Add(twice, false)
-	f.Add([]byte("--"+fuzzBoundary+"\r\nContent-Disposition: form-data; name=\"avatar\"\r\n\r\n\x89PNG"), false)
+	f.Add([]byte("--"+avatartest.Boundary+"\r\nContent-Disposition: form-data; name=\"avatar\"\r\n\r\n\x89PNG"), false)
 
 	hs := newAvatarHarness(f)
 	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
 		body := data
 		if wrap {
-			body, _ = avBody(filePart("x", data))
+			body, _ = avatartest.Body(avatartest.FilePart("x", data))
 		}
 		status := hs.post(t, body)
 		hs.check(t, status, data)

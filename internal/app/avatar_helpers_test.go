@@ -12,48 +12,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/avatar"
+	"github.com/gatehouse/gatehouse/internal/avatar/avatartest"
 )
-
-// avPart is one part of a hand-made multipart upload. header, when set,
-// replaces the part's whole header block (raw, CR/LF included).
-type avPart struct {
-	name, filename, ctype string
-	data                  []byte
-	header                string
-}
-
-// avBody builds a multipart body from parts; it returns the body and its
-// Content-Type. Headers are written raw, so a test can send what a
-// careless or hostile client would.
-func avBody(parts ...avPart) ([]byte, string) {
-	const boundary = "gatehouse-test-boundary-7d1f"
-	var b bytes.Buffer
-	for _, p := range parts {
-		b.WriteString("--" + boundary + "\r\n")
-		if p.header != "" {
-			b.WriteString(p.header)
-		} else {
-			cd := `form-data; name="` + p.name + `"`
-			if p.filename != "" {
-				cd += `; filename="` + p.filename + `"`
-			}
-			b.WriteString("Content-Disposition: " + cd + "\r\n")
-			if p.ctype != "" {
-				b.WriteString("Content-Type: " + p.ctype + "\r\n")
-			}
-		}
-		b.WriteString("\r\n")
-		b.Write(p.data)
-		b.WriteString("\r\n")
-	}
-	b.WriteString("--" + boundary + "--\r\n")
-	return b.Bytes(), "multipart/form-data; boundary=" + boundary
-}
-
-// filePart is the avatar part a browser sends for a chosen file.
-func filePart(name string, data []byte) avPart {
-	return avPart{name: avatarField, filename: name, ctype: "application/octet-stream", data: data}
-}
 
 // postUpload sends body as a same-origin browser would, without adding a
 // token: tests put the csrf_token part (or header) in themselves.
@@ -68,10 +30,10 @@ func (b *browser) postUpload(body io.Reader, ctype string, size int64) *response
 }
 
 // upload posts parts after a csrf_token part taken from /account.
-func (b *browser) upload(parts ...avPart) *response {
+func (b *browser) upload(parts ...avatartest.Part) *response {
 	b.t.Helper()
-	all := append([]avPart{{name: tokenField, data: []byte(b.token("/account"))}}, parts...)
-	body, ctype := avBody(all...)
+	all := append([]avatartest.Part{{Name: avatar.TokenField, Data: []byte(b.token("/account"))}}, parts...)
+	body, ctype := avatartest.Body(all...)
 	return b.postUpload(bytes.NewReader(body), ctype, int64(len(body)))
 }
 
@@ -138,7 +100,7 @@ func newAvatarUser(ts *testServer, n *atomic.Int64) *browser {
 // withPicture uploads face.png for b's user and returns the stored picture.
 func (b *browser) withPicture() picture {
 	b.t.Helper()
-	b.upload(filePart("face.png", fixture(b.t, "face.png"))).redirect(b.t, "/account")
+	b.upload(avatartest.FilePart("face.png", fixture(b.t, "face.png"))).redirect(b.t, "/account")
 	pic := b.currentPicture()
 	if pic.url == "" {
 		b.t.Fatal("no picture after upload")
@@ -221,23 +183,4 @@ func tiffHasGPS(t []byte) bool {
 		}
 	}
 	return false
-}
-
-// zeros yields n bytes without holding them, counting what was read. The
-// count is atomic: the client's transport may still be reading after the
-// answer arrived.
-type zeros struct {
-	n    int64
-	read atomic.Int64
-}
-
-func (z *zeros) Read(p []byte) (int, error) {
-	done := z.read.Load()
-	if done >= z.n {
-		return 0, io.EOF
-	}
-	k := min(int64(len(p)), z.n-done)
-	clear(p[:k])
-	z.read.Add(k)
-	return int(k), nil
 }

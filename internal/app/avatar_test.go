@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/avatar"
+	"github.com/gatehouse/gatehouse/internal/avatar/avatartest"
 	"github.com/gatehouse/gatehouse/internal/db"
 )
 
@@ -38,7 +40,7 @@ func TestAvatarUploadReplaceDelete(t *testing.T) {
 		t.Fatal("delete button shown without a picture")
 	}
 
-	b.upload(filePart("face.png", fixture(t, "face.png"))).redirect(t, "/account")
+	b.upload(avatartest.FilePart("face.png", fixture(t, "face.png"))).redirect(t, "/account")
 	acct := b.get("/account").want(t, http.StatusOK, "Your picture was updated.", `action="/account/avatar/delete"`)
 	first := b.currentPicture()
 	if first.url == "" {
@@ -60,7 +62,7 @@ func TestAvatarUploadReplaceDelete(t *testing.T) {
 	}
 
 	// Replace: a new URL; the old one is gone.
-	b.upload(filePart("photo.webp", fixture(t, "photo.webp"))).redirect(t, "/account")
+	b.upload(avatartest.FilePart("photo.webp", fixture(t, "photo.webp"))).redirect(t, "/account")
 	second := b.currentPicture()
 	if second.url == "" || second.url == first.url {
 		t.Fatalf("after replace: %q, was %q", second.url, first.url)
@@ -129,7 +131,7 @@ func TestAvatarServedHeaders(t *testing.T) {
 	b := ts.browser()
 	b.register("hdr@example.com", goodPassword)
 	b.signIn("hdr@example.com", goodPassword)
-	b.upload(filePart("gps.jpg", fixture(t, "gps.jpg"))).redirect(t, "/account")
+	b.upload(avatartest.FilePart("gps.jpg", fixture(t, "gps.jpg"))).redirect(t, "/account")
 	pic := b.currentPicture()
 
 	anon := ts.browser() // no session needed
@@ -208,34 +210,34 @@ func TestAvatarBadInput(t *testing.T) {
 	)
 	tests := []struct {
 		name   string
-		parts  []avPart
+		parts  []avatartest.Part
 		status int
 		msg    string
 	}{
-		{"script renamed .png", []avPart{filePart("avatar.png", fixture(t, "script.png"))}, 415, type415},
-		{"HTML/PNG polyglot, HTML first", []avPart{filePart("cat.png", fixture(t, "polyglot.html.png"))}, 415, type415},
-		{"SVG with a script", []avPart{{name: "avatar", filename: "evil.svg", ctype: "image/svg+xml", data: fixture(t, "evil.svg")}}, 415, "SVG and other formats are refused"},
-		{"SVG renamed .png, sent as image/png", []avPart{{name: "avatar", filename: "evil.png", ctype: "image/png", data: fixture(t, "evil.svg")}}, 415, type415},
-		{"lying Content-Type: HTML sent as image/png", []avPart{{name: "avatar", filename: "a.png", ctype: "image/png", data: fixture(t, "script.png")}}, 415, type415},
-		{"lying Content-Type: HTML sent as image/jpeg", []avPart{{name: "avatar", filename: "a.jpg", ctype: "image/jpeg", data: []byte("<html><script>alert(1)</script>")}}, 415, type415},
-		{"GIF", []avPart{filePart("a.gif", gif)}, 415, type415},
-		{"1 KB PNG claiming 100000x100000", []avPart{filePart("huge.png", fixture(t, "huge.png"))}, 422, pixels422},
-		{"progressive JPEG header claiming 4096x4096", []avPart{filePart("p.jpg", progressiveClaim(t, jpg, 4096, 4096))}, 422, pixels422},
-		{"truncated PNG", []avPart{filePart("half.png", face[:len(face)/2])}, 422, broken422},
-		{"truncated JPEG", []avPart{filePart("half.jpg", jpg[:len(jpg)*2/3])}, 422, broken422},
-		{"PNG header, junk data", []avPart{filePart("junk.png", append(face[:33:33], bytes.Repeat([]byte{0x78}, 500)...))}, 422, broken422},
-		{"over the size limit", []avPart{filePart("big.png", append(append([]byte{}, face...), make([]byte, 2<<20)...))}, 413, "larger than 2 MiB"},
-		{"file name with CR/LF", []avPart{{header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\nContent-Type: text/html\r\n.png\"\r\n", data: face}}, 400, "The upload"},
-		{"empty part", []avPart{filePart("", nil)}, 422, choose422},
-		{"empty part with a name", []avPart{filePart("empty.png", nil)}, 422, choose422},
-		{"no avatar part", []avPart{{name: "comment", data: []byte("hello")}}, 422, choose422},
-		{"two avatar parts", []avPart{filePart("a.png", face), filePart("b.png", face)}, 400, "Send one picture at a time."},
-		{"two avatar parts, second hostile", []avPart{filePart("a.png", face), filePart("b.svg", fixture(t, "evil.svg"))}, 400, "Send one picture at a time."},
-		{"another file part", []avPart{filePart("a.png", face), {name: "other", filename: "x.sh", data: []byte("#!/bin/sh")}}, 400, "something other than one picture"},
-		{"file part before the picture", []avPart{{name: "backup", filename: "x.png", data: face}, filePart("a.png", face)}, 400, "something other than one picture"},
-		{"part without a form name", []avPart{{header: "Content-Disposition: attachment; filename=\"a.png\"\r\n", data: face}}, 400, "something other than one picture"},
-		{"long extra field", []avPart{{name: "note", data: bytes.Repeat([]byte("x"), 2000)}, filePart("a.png", face)}, 400, "something other than one picture"},
-		{"too many parts", append(repeatParts(avPart{name: "x", data: []byte("1")}, 10), filePart("a.png", face)), 400, "something other than one picture"},
+		{"script renamed .png", []avatartest.Part{avatartest.FilePart("avatar.png", fixture(t, "script.png"))}, 415, type415},
+		{"HTML/PNG polyglot, HTML first", []avatartest.Part{avatartest.FilePart("cat.png", fixture(t, "polyglot.html.png"))}, 415, type415},
+		{"SVG with a script", []avatartest.Part{{Name: "avatar", Filename: "evil.svg", ContentType: "image/svg+xml", Data: fixture(t, "evil.svg")}}, 415, "SVG and other formats are refused"},
+		{"SVG renamed .png, sent as image/png", []avatartest.Part{{Name: "avatar", Filename: "evil.png", ContentType: "image/png", Data: fixture(t, "evil.svg")}}, 415, type415},
+		{"lying Content-Type: HTML sent as image/png", []avatartest.Part{{Name: "avatar", Filename: "a.png", ContentType: "image/png", Data: fixture(t, "script.png")}}, 415, type415},
+		{"lying Content-Type: HTML sent as image/jpeg", []avatartest.Part{{Name: "avatar", Filename: "a.jpg", ContentType: "image/jpeg", Data: []byte("<html><script>alert(1)</script>")}}, 415, type415},
+		{"GIF", []avatartest.Part{avatartest.FilePart("a.gif", gif)}, 415, type415},
+		{"1 KB PNG claiming 100000x100000", []avatartest.Part{avatartest.FilePart("huge.png", fixture(t, "huge.png"))}, 422, pixels422},
+		{"progressive JPEG header claiming 4096x4096", []avatartest.Part{avatartest.FilePart("p.jpg", progressiveClaim(t, jpg, 4096, 4096))}, 422, pixels422},
+		{"truncated PNG", []avatartest.Part{avatartest.FilePart("half.png", face[:len(face)/2])}, 422, broken422},
+		{"truncated JPEG", []avatartest.Part{avatartest.FilePart("half.jpg", jpg[:len(jpg)*2/3])}, 422, broken422},
+		{"PNG header, junk data", []avatartest.Part{avatartest.FilePart("junk.png", append(face[:33:33], bytes.Repeat([]byte{0x78}, 500)...))}, 422, broken422},
+		{"over the size limit", []avatartest.Part{avatartest.FilePart("big.png", append(append([]byte{}, face...), make([]byte, 2<<20)...))}, 413, "larger than 2 MiB"},
+		{"file name with CR/LF", []avatartest.Part{{Header: "Content-Disposition: form-data; name=\"avatar\"; filename=\"a\r\nContent-Type: text/html\r\n.png\"\r\n", Data: face}}, 400, "The upload"},
+		{"empty part", []avatartest.Part{avatartest.FilePart("", nil)}, 422, choose422},
+		{"empty part with a name", []avatartest.Part{avatartest.FilePart("empty.png", nil)}, 422, choose422},
+		{"no avatar part", []avatartest.Part{{Name: "comment", Data: []byte("hello")}}, 422, choose422},
+		{"two avatar parts", []avatartest.Part{avatartest.FilePart("a.png", face), avatartest.FilePart("b.png", face)}, 400, "Send one picture at a time."},
+		{"two avatar parts, second hostile", []avatartest.Part{avatartest.FilePart("a.png", face), avatartest.FilePart("b.svg", fixture(t, "evil.svg"))}, 400, "Send one picture at a time."},
+		{"another file part", []avatartest.Part{avatartest.FilePart("a.png", face), {Name: "other", Filename: "x.sh", Data: []byte("#!/bin/sh")}}, 400, "something other than one picture"},
+		{"file part before the picture", []avatartest.Part{{Name: "backup", Filename: "x.png", Data: face}, avatartest.FilePart("a.png", face)}, 400, "something other than one picture"},
+		{"part without a form name", []avatartest.Part{{Header: "Content-Disposition: attachment; filename=\"a.png\"\r\n", Data: face}}, 400, "something other than one picture"},
+		{"long extra field", []avatartest.Part{{Name: "note", Data: bytes.Repeat([]byte("x"), 2000)}, avatartest.FilePart("a.png", face)}, 400, "something other than one picture"},
+		{"too many parts", append(avatartest.Repeat(avatartest.Part{Name: "x", Data: []byte("1")}, 10), avatartest.FilePart("a.png", face)), 400, "something other than one picture"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,27 +275,19 @@ func TestAvatarBadInput(t *testing.T) {
 	t.Run("50 MB body", func(t *testing.T) {
 		b := newAvatarUser(ts, &n)
 		before := b.withPicture()
-		head, _ := avBody(avPart{name: tokenField, data: []byte(b.token("/account"))})
+		head, _ := avatartest.Body(avatartest.Part{Name: avatar.TokenField, Data: []byte(b.token("/account"))})
 		head = head[:bytes.LastIndex(head, []byte("--gatehouse-test-boundary-7d1f--"))]
 		head = append(head, "--gatehouse-test-boundary-7d1f\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"big.png\"\r\n\r\n\x89PNG\r\n\x1a\n"...)
-		z := &zeros{n: 50 << 20}
+		z := &avatartest.Zeros{N: 50 << 20}
 		body := io.MultiReader(bytes.NewReader(head), z, strings.NewReader("\r\n--gatehouse-test-boundary-7d1f--\r\n"))
 		r := b.postUpload(body, "multipart/form-data; boundary=gatehouse-test-boundary-7d1f", -1)
 		r.want(t, http.StatusRequestEntityTooLarge, "larger than 2 MiB")
-		if sent := z.read.Load(); sent >= z.n {
+		if sent := z.Count(); sent >= z.N {
 			t.Errorf("the server read all %d bytes; it should stop at the limit", sent)
 		}
-		t.Logf("client sent %d of %d bytes before the answer", z.read.Load(), z.n)
+		t.Logf("client sent %d of %d bytes before the answer", z.Count(), z.N)
 		b.mustUnchanged(before)
 	})
-}
-
-func repeatParts(p avPart, n int) []avPart {
-	out := make([]avPart, n)
-	for i := range out {
-		out[i] = p
-	}
-	return out
 }
 
 // TestAvatarAcceptedInputIsRemade: a real picture is accepted whatever its
@@ -306,13 +300,13 @@ func TestAvatarAcceptedInputIsRemade(t *testing.T) {
 	poly := fixture(t, "polyglot.png")
 	tests := []struct {
 		name    string
-		part    avPart
+		part    avatartest.Part
 		payload string // must not be served
 	}{
-		{"file name with ../", avPart{name: "avatar", filename: "../../../../../tmp/gatehouse-avatar-test.png", ctype: "image/png", data: face}, "gatehouse-avatar-test"},
-		{"encoded file name with ../ and CR/LF", avPart{header: "Content-Disposition: form-data; name=\"avatar\"; filename*=UTF-8''..%2F..%2Fx%0D%0ASet-Cookie%3A%20a%3Db.png\r\n", data: face}, "Set-Cookie"},
-		{"real PNG sent as text/html", avPart{name: "avatar", filename: "index.html", ctype: "text/html", data: face}, "html"},
-		{"HTML/PNG polyglot, PNG first", avPart{name: "avatar", filename: "poly.png", ctype: "image/png", data: poly}, "<script"},
+		{"file name with ../", avatartest.Part{Name: "avatar", Filename: "../../../../../tmp/gatehouse-avatar-test.png", ContentType: "image/png", Data: face}, "gatehouse-avatar-test"},
+		{"encoded file name with ../ and CR/LF", avatartest.Part{Header: "Content-Disposition: form-data; name=\"avatar\"; filename*=UTF-8''..%2F..%2Fx%0D%0ASet-Cookie%3A%20a%3Db.png\r\n", Data: face}, "Set-Cookie"},
+		{"real PNG sent as text/html", avatartest.Part{Name: "avatar", Filename: "index.html", ContentType: "text/html", Data: face}, "html"},
+		{"HTML/PNG polyglot, PNG first", avatartest.Part{Name: "avatar", Filename: "poly.png", ContentType: "image/png", Data: poly}, "<script"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,7 +320,7 @@ func TestAvatarAcceptedInputIsRemade(t *testing.T) {
 			if ct := r.Header.Get("Content-Type"); ct != "image/png" && ct != "image/jpeg" {
 				t.Fatalf("served as %q", ct)
 			}
-			if strings.Contains(pic.body, tc.payload) || strings.Contains(pic.url, tc.payload) || bytes.Equal([]byte(pic.body), tc.part.data) {
+			if strings.Contains(pic.body, tc.payload) || strings.Contains(pic.url, tc.payload) || bytes.Equal([]byte(pic.body), tc.part.Data) {
 				t.Fatalf("served picture carries the input (%q)", tc.payload)
 			}
 			if strings.Contains(r.Header.Get("Content-Disposition"), "..") {
@@ -354,7 +348,7 @@ func TestAvatarEXIFGPSRemoved(t *testing.T) {
 	b := ts.browser()
 	b.register("gps@example.com", goodPassword)
 	b.signIn("gps@example.com", goodPassword)
-	b.upload(filePart("holiday.jpg", in)).redirect(t, "/account")
+	b.upload(avatartest.FilePart("holiday.jpg", in)).redirect(t, "/account")
 	pic := b.currentPicture()
 	out := []byte(pic.body)
 	if _, err := jpeg.Decode(bytes.NewReader(out)); err != nil {
@@ -383,8 +377,8 @@ func TestAvatarCSRF(t *testing.T) {
 	var n atomic.Int64
 	b := newAvatarUser(ts, &n)
 	before := b.withPicture()
-	send := func(parts []avPart, hdr map[string]string) *response {
-		body, ctype := avBody(parts...)
+	send := func(parts []avatartest.Part, hdr map[string]string) *response {
+		body, ctype := avatartest.Body(parts...)
 		b.hdr = http.Header{}
 		for k, v := range hdr {
 			b.hdr.Set(k, v)
@@ -393,20 +387,20 @@ func TestAvatarCSRF(t *testing.T) {
 		return b.postUpload(bytes.NewReader(body), ctype, int64(len(body)))
 	}
 	foreign := newAvatarUser(ts, &n).token("/account")
-	pic := filePart("x.webp", fixture(t, "photo.webp"))
+	pic := avatartest.FilePart("x.webp", fixture(t, "photo.webp"))
 	refused := []struct {
 		name   string
-		parts  []avPart
+		parts  []avatartest.Part
 		hdr    map[string]string
 		status int
 	}{
-		{"no token", []avPart{pic}, nil, 403},
-		{"empty token", []avPart{{name: tokenField}, pic}, nil, 403},
-		{"bad token", []avPart{{name: tokenField, data: []byte("bad")}, pic}, nil, 403},
-		{"another session's token", []avPart{{name: tokenField, data: []byte(foreign)}, pic}, nil, 403},
-		{"bad header token", []avPart{pic}, map[string]string{"X-CSRF-Token": "bad"}, 403},
-		{"cross-site", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, pic}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403},
-		{"token twice", []avPart{{name: tokenField, data: []byte(b.token("/account"))}, {name: tokenField, data: []byte(b.token("/account"))}, pic}, nil, 400},
+		{"no token", []avatartest.Part{pic}, nil, 403},
+		{"empty token", []avatartest.Part{{Name: avatar.TokenField}, pic}, nil, 403},
+		{"bad token", []avatartest.Part{{Name: avatar.TokenField, Data: []byte("bad")}, pic}, nil, 403},
+		{"another session's token", []avatartest.Part{{Name: avatar.TokenField, Data: []byte(foreign)}, pic}, nil, 403},
+		{"bad header token", []avatartest.Part{pic}, map[string]string{"X-CSRF-Token": "bad"}, 403},
+		{"cross-site", []avatartest.Part{{Name: avatar.TokenField, Data: []byte(b.token("/account"))}, pic}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, 403},
+		{"token twice", []avatartest.Part{{Name: avatar.TokenField, Data: []byte(b.token("/account"))}, {Name: avatar.TokenField, Data: []byte(b.token("/account"))}, pic}, nil, 400},
 	}
 	for _, tc := range refused {
 		send(tc.parts, tc.hdr).want(t, tc.status)
@@ -421,16 +415,16 @@ func TestAvatarCSRF(t *testing.T) {
 		t.Errorf("avatar events after forged uploads: %v", evs)
 	}
 	// No cookies at all: not signed in, sent to sign in.
-	body, ctype := avBody(pic)
+	body, ctype := avatartest.Body(pic)
 	ts.browser().postUpload(bytes.NewReader(body), ctype, int64(len(body))).redirect(t, "/login")
 
 	// Accepted: the token after the picture, or in the header.
-	send([]avPart{pic, {name: tokenField, data: []byte(b.token("/account"))}}, nil).redirect(t, "/account")
+	send([]avatartest.Part{pic, {Name: avatar.TokenField, Data: []byte(b.token("/account"))}}, nil).redirect(t, "/account")
 	second := b.currentPicture()
 	if second == before {
 		t.Fatal("token after the picture: picture unchanged")
 	}
-	send([]avPart{filePart("f.png", fixture(t, "face.png"))}, map[string]string{"X-CSRF-Token": b.token("/account")}).redirect(t, "/account")
+	send([]avatartest.Part{avatartest.FilePart("f.png", fixture(t, "face.png"))}, map[string]string{"X-CSRF-Token": b.token("/account")}).redirect(t, "/account")
 	if b.currentPicture() == second {
 		t.Fatal("header token: picture unchanged")
 	}
@@ -446,14 +440,14 @@ func TestAvatarRateLimit(t *testing.T) {
 	face := fixture(t, "face.png")
 	for i := range 10 {
 		if i%2 == 0 {
-			b.upload(filePart("face.png", face)).redirect(t, "/account")
+			b.upload(avatartest.FilePart("face.png", face)).redirect(t, "/account")
 		} else {
 			// Refused pictures count too: each one was decoded.
-			b.upload(filePart("bad.png", face[:100])).want(t, http.StatusUnprocessableEntity)
+			b.upload(avatartest.FilePart("bad.png", face[:100])).want(t, http.StatusUnprocessableEntity)
 		}
 	}
 	before := b.currentPicture()
-	r := b.upload(filePart("face.png", face)).want(t, http.StatusTooManyRequests)
+	r := b.upload(avatartest.FilePart("face.png", face)).want(t, http.StatusTooManyRequests)
 	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 {
 		t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 	}
@@ -464,7 +458,7 @@ func TestAvatarRateLimit(t *testing.T) {
 	other := ts.browser()
 	other.register("few@example.com", goodPassword)
 	other.signIn("few@example.com", goodPassword)
-	other.upload(filePart("face.png", face)).redirect(t, "/account")
+	other.upload(avatartest.FilePart("face.png", face)).redirect(t, "/account")
 }
 
 // TestAvatarMaxBytesSetting: AVATAR_MAX_BYTES sets the limit (413 above it,
@@ -476,9 +470,9 @@ func TestAvatarMaxBytesSetting(t *testing.T) {
 	b := ts.browser()
 	b.register("small@example.com", goodPassword)
 	b.signIn("small@example.com", goodPassword)
-	b.upload(filePart("face.png", face)).redirect(t, "/account")
+	b.upload(avatartest.FilePart("face.png", face)).redirect(t, "/account")
 	before := b.currentPicture()
-	b.upload(filePart("gps.jpg", jpg)).want(t, http.StatusRequestEntityTooLarge, "larger than 1 KiB")
+	b.upload(avatartest.FilePart("gps.jpg", jpg)).want(t, http.StatusRequestEntityTooLarge, "larger than 1 KiB")
 	b.mustUnchanged(before)
 
 	for _, v := range []string{"0", "1023", "3145728", "-1", "2MiB", "99999999999"} {
@@ -498,14 +492,6 @@ func TestAvatarMaxBytesSetting(t *testing.T) {
 	}
 	if def, _, err := ParseConfig([]string{"--dev"}, func(string) string { return "" }, io.Discard); err != nil || def.AvatarMaxBytes != 2<<20 {
 		t.Fatalf("default: %v", err)
-	}
-}
-
-func TestAvatarFormatBytes(t *testing.T) {
-	for n, want := range map[int64]string{2 << 20: "2 MiB", 1024: "1 KiB", 1536 << 10: "1536 KiB", 3000000: "3000000 bytes", 0: "0 bytes"} {
-		if got := formatBytes(n); got != want {
-			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
-		}
 	}
 }
 

@@ -4,5 +4,5 @@ import "context"
 
 // startBackground starts the background loops of optional capabilities.
 func (d *deps) startBackground(run func(name string, f func(context.Context) error)) {
-	d.startMailWorker(run)
+	d.email.Start(run)
 }

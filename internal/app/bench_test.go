@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/cli"
 )
 
 // newInProcess builds a server on a fresh SQLite database, without a
@@ -36,7 +38,7 @@ func newInProcess(tb testing.TB) (*Server, *deps, http.Handler) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := d.accounts.CreateUser(context.Background(), accountInput("bench@example.com", goodPassword), cliMeta); err != nil {
+	if _, err := d.accounts.CreateUser(context.Background(), accountInput("bench@example.com", goodPassword), cli.Meta); err != nil {
 		tb.Fatal(err)
 	}
 	return s, d, h

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -214,7 +215,7 @@ var settings = []setting{
 	stringSetting("LOGIN_IP_LIMIT", "100/hour", "sign-in attempts per client IP", func(c *Config) *string { return &c.LoginIPLimit }),
 	stringSetting("REGISTER_LIMIT", "20/hour", "registrations per client IP", func(c *Config) *string { return &c.RegisterLimit }),
 	stringSetting("FORGOT_LIMIT", "10/hour", "password reset requests per client IP", func(c *Config) *string { return &c.ForgotLimit }),
-	uintSetting("AVATAR_MAX_BYTES", "2097152", "largest profile picture accepted, in bytes (the upload body is capped at 3 MiB)", 1024, maxUploadBytes-64<<10, func(c *Config, n uint64) { c.AvatarMaxBytes = int64(n) }),
+	uintSetting("AVATAR_MAX_BYTES", "2097152", "largest profile picture accepted, in bytes (the upload body is capped at 3 MiB)", 1024, kit.MaxUploadBytes-64<<10, func(c *Config, n uint64) { c.AvatarMaxBytes = int64(n) }),
 }
 
 func splitList(v string) []string {

@@ -9,13 +9,23 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/avatar"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/emailflow"
+	"github.com/gatehouse/gatehouse/internal/guard"
+	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/internal/mail"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/signin"
+	"github.com/gatehouse/gatehouse/internal/twofactor"
 	"github.com/gatehouse/gatehouse/keyring"
 	"github.com/gatehouse/gatehouse/password"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/realip"
 	"github.com/gatehouse/gatehouse/session"
 	"github.com/gatehouse/gatehouse/session/cookiestore"
@@ -23,9 +33,6 @@ import (
 	"github.com/gatehouse/gatehouse/store/redisstore"
 	"github.com/redis/go-redis/v9"
 )
-
-// errBusy means the password hashing pool had no worker in time.
-var errBusy = password.ErrBusy
 
 // deps holds every long-lived component of an instance. The server and the
 // administration commands build it the same way.
@@ -42,12 +49,15 @@ type deps struct {
 	sessions *session.Manager
 	redis    *redis.Client
 	ips      *realip.Resolver
-	guard    *guard
-	tf       *twoFactor
-	email    *emailFeature
-	api      *apiFeature
-	avatars  *avatarFeature
-	metrics  *metrics
+	guard    *guard.Guard
+	kit      *kit.Kit
+	tf       *twofactor.Feature
+	signin   *signin.Feature
+	email    *emailflow.Feature
+	api      *api.Feature
+	avatars  *avatar.Feature
+	oidc     *oidc.Provider
+	metrics  *metrics.Metrics
 	closers  []func() error
 }
 
@@ -61,6 +71,10 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// mailWorkerTweak, when set (by tests only, before the server starts),
+// adjusts the mail worker, e.g. to poll and retry within milliseconds.
+var mailWorkerTweak func(w *mail.Worker)
+
 // openDeps opens the database, keys, hashing pool, session store and
 // limiters described by cfg. It does not migrate the database.
 func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err error) {
@@ -70,7 +84,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 			d.Close()
 		}
 	}()
-	d.metrics = newMetrics()
+	d.metrics = metrics.New()
 	d.db, err = db.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -96,8 +110,8 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 		return nil, fmt.Errorf("password hashing: %w", err)
 	}
 	d.pool = password.NewPool(hasher, password.WithWorkers(cfg.HashWorkers), password.WithMaxWait(cfg.HashQueueWait),
-		password.WithWaitObserver(d.metrics.observeHashWait))
-	d.metrics.watchPool(d.pool)
+		password.WithWaitObserver(d.metrics.ObserveHashWait))
+	d.metrics.WatchPool(d.pool)
 
 	d.accounts = account.NewService(account.Config{
 		Users: d.db.Users(), Audit: d.db.Audit(), Hasher: d.pool, Policy: password.Policy{},
@@ -133,20 +147,64 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err != nil {
 		return nil, err
 	}
-	d.guard, err = newGuard(cfg, d)
+	limits, err := parseGuardLimits(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if d.tf, err = newTwoFactor(d); err != nil {
+	d.guard, err = guard.New(guard.Config{Login: limits[0], LoginIP: limits[1], Register: limits[2], Forgot: limits[3],
+		Redis: d.redis, ClientAddr: d.clientAddr, Accounts: d.accounts, Metrics: d.metrics, Log: log})
+	if err != nil {
 		return nil, err
 	}
-	if d.email, err = newEmailFeature(d); err != nil {
+	d.metrics.KnowLimits(guard.MetricNames()...)
+	d.watchActiveSessions()
+	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
+		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
+	if err != nil {
 		return nil, err
 	}
-	if d.api, err = newAPIFeature(d); err != nil {
+	d.email, err = emailflow.New(emailflow.Config{Kit: d.kit, DB: d.db, Keys: d.keys, Dev: cfg.Dev, BaseURL: cfg.BaseURL,
+		SMTPURL: cfg.SMTPURL, MailFrom: cfg.MailFrom, ResetTTL: cfg.ResetTTL, VerifyTTL: cfg.VerifyTTL,
+		Now: func() time.Time { return d.now() }, Log: log,
+		WorkerTweak: func(w *mail.Worker) {
+			if mailWorkerTweak != nil {
+				mailWorkerTweak(w)
+			}
+		},
+	})
+	if err != nil {
 		return nil, err
 	}
-	if d.avatars, err = newAvatarFeature(d); err != nil {
+	d.signin = signin.New(signin.Config{Kit: d.kit, UnverifiedLogin: cfg.UnverifiedLogin,
+		NeedsSecondFactor: func(ctx context.Context, u account.User) (bool, error) { return d.tf.Needs(ctx, u) },
+		StartSecondFactor: func(w http.ResponseWriter, r *http.Request, sess *session.Session, u account.User, remember bool, next string) {
+			d.tf.Start(w, r, sess, u, remember, next)
+		},
+		AfterRegister: d.email.AfterRegister, AfterLogin: d.email.AfterLogin, AfterPasswordChange: d.email.AfterPasswordChange,
+	})
+	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
+		Service: account.NewTwoFactor(account.TwoFactorConfig{
+			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
+			Issuer: "Gatehouse", Now: d.now,
+		}),
+		Now:           func() time.Time { return d.now() },
+		CompleteLogin: d.signin.CompleteLogin,
+		Notify:        d.email.SecurityNotice,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.api, err = api.New(api.Config{Kit: d.kit, DB: d.db, Keys: d.keys, Issuer: cfg.BaseURL.String(),
+		Audience: cfg.APIAudience, AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		CORSOrigins: cfg.CORSOrigins, Now: func() time.Time { return d.now() }, Log: log,
+		NeedsSecondFactor: d.tf.Needs, CheckSecondFactor: d.tf.Check}); err != nil {
+		return nil, err
+	}
+	if d.avatars, err = avatar.New(avatar.Config{Kit: d.kit, Store: d.db.Avatars(), MaxBytes: cfg.AvatarMaxBytes,
+		Now: func() time.Time { return d.now() }}); err != nil {
+		return nil, err
+	}
+	if d.oidc, err = newOIDC(ctx, d); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -162,7 +220,7 @@ func (d *deps) openSessionStore(ctx context.Context) (session.Store, error) {
 		return redisstore.New(d.redis, redisstore.Prefix("gatehouse:session:"))
 	default:
 		// Find reads the session's user too: one query per signed-in page.
-		st, err := d.db.SessionStore(ctx, d.now, keepSessionUser)
+		st, err := d.db.SessionStore(ctx, d.now, kit.KeepSessionUser)
 		if err != nil {
 			return nil, err // not a typed nil in the interface
 		}
@@ -205,8 +263,8 @@ func (d *deps) sessionStoreFailed(w http.ResponseWriter, r *http.Request, err er
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away; nothing failed
 	}
-	d.metrics.storeError("session")
-	logger(r.Context()).Error("session store failed", "err", err)
+	d.metrics.StoreError("session")
+	kit.Logger(r.Context()).Error("session store failed", "err", err)
 	w.Header().Set("Retry-After", "5")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -223,24 +281,15 @@ func (d *deps) checkBackends(ctx context.Context) []string {
 	var failed []string
 	if err := d.db.Ping(ctx); err != nil {
 		failed = append(failed, "database")
-		d.metrics.storeError("database")
+		d.metrics.StoreError("database")
 	}
 	if d.redis != nil {
 		if err := d.redis.Ping(ctx).Err(); err != nil {
 			failed = append(failed, "redis")
-			d.metrics.storeError("redis")
+			d.metrics.StoreError("redis")
 		}
 	}
 	return failed
-}
-
-// endAllSessions deletes every server-side session of a user. The user's
-// sessions-valid-after cut-off has already been moved, which is what stops
-// cookie sessions; this removes the rest.
-func (d *deps) endAllSessions(ctx context.Context, userID int64) {
-	if _, err := d.sessions.RevokeAll(ctx, strconv.FormatInt(userID, 10), ""); err != nil && !errors.Is(err, session.ErrNotSupported) {
-		d.log.Warn("end sessions", "user", userID, "err", err)
-	}
 }
 
 // hostOf returns the host of a host:port address.
@@ -250,4 +299,23 @@ func hostOf(addr string) string {
 		return addr
 	}
 	return h
+}
+
+// guardLimits are the settings the guard reads, for error messages and docs.
+var guardLimits = []string{"LOGIN_LIMIT", "LOGIN_IP_LIMIT", "REGISTER_LIMIT", "FORGOT_LIMIT"}
+
+// parseGuardLimits reads the limit settings in the order of guardLimits.
+// A value that is not a sane limit names the setting in the error.
+func parseGuardLimits(cfg *Config) ([]ratelimit.Limit, error) {
+	values := map[string]string{"LOGIN_LIMIT": cfg.LoginLimit, "LOGIN_IP_LIMIT": cfg.LoginIPLimit,
+		"REGISTER_LIMIT": cfg.RegisterLimit, "FORGOT_LIMIT": cfg.ForgotLimit}
+	out := make([]ratelimit.Limit, len(guardLimits))
+	for i, name := range guardLimits {
+		l, err := ratelimit.ParseLimit(values[name])
+		if err != nil {
+			return nil, fmt.Errorf("setting %s (--%s): %w; write a limit such as 10/hour or 5/min", envName(name), flagName(name), err)
+		}
+		out[i] = l
+	}
+	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/signin"
 )
 
 const goodPassword = "correct horse battery staple"
@@ -41,7 +43,7 @@ func TestJourneyRegisterSignInChangePasswordSignOut(t *testing.T) {
 
 	// The old password no longer works; the new one does.
 	fresh := ts.browser()
-	fresh.submit("/login", "/login", "email", "alice@example.com", "password", goodPassword).want(t, 401, genericLoginError)
+	fresh.submit("/login", "/login", "email", "alice@example.com", "password", goodPassword).want(t, 401, signin.GenericLoginError)
 	fresh.signIn("alice@example.com", "a whole new passphrase")
 
 	// Sign-out destroys the session on the server: the old cookie is dead.
@@ -118,7 +120,7 @@ func TestSignInFailuresLookTheSame(t *testing.T) {
 		{"not an email", goodPassword},
 		{"", ""},
 	} {
-		r := ts.browser().submit("/login", "/login", "email", tt.email, "password", tt.pw).want(t, 401, genericLoginError)
+		r := ts.browser().submit("/login", "/login", "email", tt.email, "password", tt.pw).want(t, 401, signin.GenericLoginError)
 		i := strings.Index(r.body, "<main")
 		j := strings.Index(r.body, `name="email"`)
 		bodies = append(bodies, csrfField.ReplaceAllString(r.body[i:j], ""))
@@ -152,7 +154,7 @@ func TestAdminDisablesUser(t *testing.T) {
 
 	// Bob's session ended at once; he cannot sign in again.
 	user.get("/dashboard").redirect(t, "/login?next=%2Fdashboard")
-	ts.browser().submit("/login", "/login", "email", "bob@example.com", "password", goodPassword).want(t, 401, genericLoginError)
+	ts.browser().submit("/login", "/login", "email", "bob@example.com", "password", goodPassword).want(t, 401, signin.GenericLoginError)
 
 	// An admin cannot disable themself; unknown ids are 404.
 	admin.submit("/admin/users", "/admin/users/1/disable").want(t, 403)

@@ -488,7 +488,7 @@ func TestEmailSecurityNoticeKinds(t *testing.T) {
 		{"recovery_codes_replaced", "New recovery codes"},
 		{"no such kind\r\nBcc: eve@example.com", "Security notice"},
 	} {
-		d.securityNotice(t.Context(), u, tc.kind)
+		d.email.SecurityNotice(t.Context(), u, tc.kind)
 		// The server's worker delivers what these deps queued.
 		mb.next("ada@example.com", tc.subject)
 	}
@@ -561,10 +561,10 @@ func TestEmailOutboxHiddenInProduction(t *testing.T) {
 	ts.mustCLI(goodPassword+"\n", "user", "create", "--email", "ada@example.com")
 	d := mustDeps(t, ts)
 	u, _ := d.accounts.UserByEmail(t.Context(), "ada@example.com")
-	d.securityNotice(t.Context(), u, "twofactor_enabled")
-	d.email.outbox.Notify()
+	d.email.SecurityNotice(t.Context(), u, "twofactor_enabled")
+	d.email.Outbox().Notify()
 	waitFor(t, "delivery attempts", func() bool { return attempts.Load() >= 2 })
-	if n, err := d.email.outbox.Pending(t.Context()); n != 1 || err != nil {
+	if n, err := d.email.Outbox().Pending(t.Context()); n != 1 || err != nil {
 		t.Fatalf("pending = %d, %v; want the message kept", n, err)
 	}
 	if !strings.Contains(ts.logs.String(), "GATEHOUSE_SMTP_URL is not set") {

@@ -255,7 +255,7 @@ func mustDeps(t *testing.T, ts *testServer) *deps {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	d.startMailWorker(func(_ string, f func(context.Context) error) { wg.Go(func() { _ = f(ctx) }) })
+	d.email.Start(func(_ string, f func(context.Context) error) { wg.Go(func() { _ = f(ctx) }) })
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()

@@ -8,59 +8,31 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
-	"github.com/gatehouse/gatehouse/apitoken"
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/oidc"
-	"github.com/gatehouse/gatehouse/internal/web"
-	"github.com/gatehouse/gatehouse/session"
 )
 
-// OpenID Connect provider: internal/oidc serves the protocol and its pages;
-// this file builds it, gives it the server's pages and sessions, registers
-// its routes and adds its RS256 keys to the JWKS.
+// OpenID Connect provider (internal/oidc): built here, its routes listed in
+// routes.go through routesOIDC, its RS256 keys added to the JWKS, and a
+// Gatehouse sign-out made to reach every client.
 
-// oidcBrowser is the provider's view of the server's page machinery.
-type oidcBrowser struct{ s *Server }
-
-func (b oidcBrowser) SignedIn(r *http.Request) (oidc.SignIn, bool) {
-	u, ok := userFrom(r.Context())
-	sess := session.FromContext(r.Context())
-	if !ok || sess == nil {
-		return oidc.SignIn{}, false
-	}
-	return oidc.SignIn{User: u, AuthAt: sess.AuthAt(), AMR: strings.Fields(sess.Get("amr"))}, true
-}
-
-func (b oidcBrowser) Page(r *http.Request, title string) *web.Page { return b.s.page(r, title) }
-func (b oidcBrowser) Show(w http.ResponseWriter, r *http.Request, status int, name string, p *web.Page) {
-	b.s.show(w, r, status, name, p)
-}
-func (b oidcBrowser) ErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	b.s.errorPage(w, r, status, msg)
-}
-func (b oidcBrowser) Unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	b.s.unavailable(w, r, err)
-}
-func (b oidcBrowser) EndSession(w http.ResponseWriter, r *http.Request) {
-	if sess := session.FromContext(r.Context()); sess != nil {
-		sess.Destroy()
-	}
-}
-
-// newOIDC builds the provider of the server.
-func newOIDC(ctx context.Context, s *Server) (*oidc.Provider, error) {
+// newOIDC builds the provider of an instance.
+func newOIDC(ctx context.Context, d *deps) (*oidc.Provider, error) {
 	return oidc.New(ctx, oidc.Config{
-		Issuer: strings.TrimRight(s.cfg.BaseURL.String(), "/"), DB: s.d.db, Keys: s.d.keys, Users: s.d.accounts,
-		Browser: oidcBrowser{s}, AccessTokenTTL: s.cfg.AccessTokenTTL, RefreshTokenTTL: s.cfg.RefreshTokenTTL,
-		Now: s.d.now, Log: s.log.With("component", "oidc"),
+		Issuer: strings.TrimRight(d.cfg.BaseURL.String(), "/"), DB: d.db, Keys: d.keys, Users: d.accounts,
+		Browser: oidc.KitBrowser(d.kit), AccessTokenTTL: d.cfg.AccessTokenTTL, RefreshTokenTTL: d.cfg.RefreshTokenTTL,
+		Now: func() time.Time { return d.now() }, Log: d.log.With("component", "oidc"),
 	})
 }
 
-// routesOIDC registers the provider's routes: machine endpoints on root
-// (no session, no CSRF), pages on the browser mux.
+// routesOIDC registers the provider's routes (oidc.Provider.Routes):
+// machine endpoints on root (no session, no CSRF), pages on the browser
+// mux.
 func (s *Server) routesOIDC(pages, root *http.ServeMux) {
-	for _, rt := range s.oidc.Routes() {
+	for _, rt := range s.d.oidc.Routes() {
 		var h http.Handler = rt.Handler
 		pattern := rt.Method + " " + rt.Path
 		switch rt.Access {
@@ -69,43 +41,72 @@ func (s *Server) routesOIDC(pages, root *http.ServeMux) {
 		case oidc.Page:
 			pages.Handle(pattern, h)
 		case oidc.SignedIn:
-			pages.Handle(pattern, s.requireLogin(h))
+			pages.Handle(pattern, s.k.RequireLogin(h))
 		case oidc.Admin:
-			pages.Handle(pattern, s.requireRole(account.RoleAdmin, h))
+			pages.Handle(pattern, s.k.RequireRole(account.RoleAdmin, h))
 		}
 	}
 }
 
-// oidcJWKS serves the API's Ed25519 keys and the provider's RS256 keys in
-// one JSON Web Key Set.
-func (s *Server) oidcJWKS(w http.ResponseWriter, r *http.Request) {
-	keys, err := s.d.api.keys.VerificationKeys()
-	var body []byte
-	if err == nil {
-		body, err = apitoken.JWKS(keys)
-	}
-	var set struct {
-		Keys []any `json:"keys"`
-	}
-	if err == nil {
-		err = json.Unmarshal(body, &set)
-	}
-	var rsa []oidc.JWK
-	if err == nil {
-		rsa, err = s.oidc.Keys().JWKS(r.Context())
-	}
-	if err != nil {
-		writeProblem(w, problemUnavailable, "The key set is not available.")
-		return
-	}
-	for _, k := range rsa {
-		set.Keys = append(set.Keys, k)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_ = json.NewEncoder(w).Encode(set)
+// signOutEverywhere wraps the sign-out handler: a Gatehouse sign-out
+// revokes the tokens of every client first (fail closed: 503 if it cannot).
+func (s *Server) signOutEverywhere(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := kit.UserFrom(r.Context()); ok {
+			if err := s.d.oidc.SignedOut(r.Context(), u.ID); err != nil {
+				s.k.Unavailable(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
+
+// jwksWithRSA serves the JSON API's key set (Ed25519) with the provider's
+// RS256 keys appended.
+func (s *Server) jwksWithRSA(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != oidc.PathJWKS || r.Method != http.MethodGet {
+			api.ServeHTTP(w, r)
+			return
+		}
+		rec := &bufferedResponse{header: http.Header{}}
+		api.ServeHTTP(rec, r)
+		var set struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		rsa, err := s.d.oidc.Keys().JWKS(r.Context())
+		if rec.status != 0 && rec.status != http.StatusOK || err != nil || json.Unmarshal(rec.body, &set) != nil {
+			s.log.Error("jwks unavailable", "status", rec.status, "err", err)
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "The key set is not available.", http.StatusServiceUnavailable)
+			return
+		}
+		for _, k := range rsa {
+			b, _ := json.Marshal(k)
+			set.Keys = append(set.Keys, b)
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.Header().Del("Content-Length")
+		_ = json.NewEncoder(w).Encode(set)
+	})
+}
+
+// bufferedResponse records a handler's answer.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.body = append(b.body, p...)
+	return len(p), nil
+}
+func (b *bufferedResponse) WriteHeader(code int) { b.status = code }
 
 // clientCommand runs `gatehouse client ...`.
 func clientCommand(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {

@@ -14,14 +14,19 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/cli"
 	"github.com/gatehouse/gatehouse/internal/db"
+	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/password"
 )
 
 // importServerArgs let one test sign in a few dozen users from 127.0.0.1.
 var importServerArgs = []string{"--login-ip-limit=10000/hour"}
 
-const importFixtures = "testdata/import"
+const importFixtures = "../cli/testdata"
+
+// importCSVHeader is the header line of an import CSV file.
+const importCSVHeader = "email,password_hash,display_name,roles,email_verified,created_at\n"
 
 // importFixturePasswords maps every fixture email to its password.
 func importFixturePasswords(t *testing.T) map[string]string {
@@ -155,7 +160,7 @@ func TestImportFixturesSignInAndUpgrade(t *testing.T) {
 				ts.browser().signIn(r.Email, pw)
 			}
 			first := rows[0]
-			ts.browser().submit("/login", "/login", "email", first.Email, "password", pws[first.Email]+"x").want(t, 401, genericLoginError)
+			ts.browser().submit("/login", "/login", "email", first.Email, "password", pws[first.Email]+"x").want(t, 401, signin.GenericLoginError)
 
 			// Again: nothing changes, and the upgraded hashes stay.
 			out = ts.mustCLI("", "user", "import", path)
@@ -340,8 +345,8 @@ func TestImportUsageErrors(t *testing.T) {
 		{[]string{p}, "cannot tell the format of " + p + " from its name: use --format csv or --format jsonl"},
 		{[]string{"--format", "xml", p}, `--format: want csv or jsonl, got "xml"`},
 		{[]string{"--batch", "0", p}, "--batch: want 1 to 10000, got 0"},
-		{[]string{}, importUsage},
-		{[]string{p, p}, importUsage},
+		{[]string{}, cli.ImportUsage},
+		{[]string{p, p}, cli.ImportUsage},
 		{[]string{filepath.Join(t.TempDir(), "missing.csv")}, "no such file"},
 		{[]string{"--format=csv", t.TempDir()}, "is not a regular file"},
 	} {

@@ -7,12 +7,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/kit"
 )
 
 // TestRecovererAnswersWithoutDetail checks that a panic becomes a plain 500
 // page that shows nothing of the panic.
 func TestRecovererAnswersWithoutDetail(t *testing.T) {
-	h := requestID(slog.New(slog.NewTextHandler(io.Discard, nil)))(recoverer(func(w http.ResponseWriter, r *http.Request) {
+	h := kit.RequestID(slog.New(slog.NewTextHandler(io.Discard, nil)))(recoverer(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		io.WriteString(w, "Something went wrong on our side.")
 	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {

@@ -1,10 +1,15 @@
 package app
 
 import (
-	"mime"
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/activity"
+	adminpkg "github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/guard"
+
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
@@ -14,33 +19,68 @@ import (
 // they answer even when the session store is down. Browser pages get the
 // full chain: security headers, session, user, CSRF.
 func (s *Server) routes() http.Handler {
+	auth := s.k.RequireLogin
+	admin := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
+	fn := func(f func(http.ResponseWriter, *http.Request)) http.Handler { return http.HandlerFunc(f) }
 	pages := http.NewServeMux()
-	pages.Handle("GET /{$}", http.HandlerFunc(s.home))
-	pages.Handle("GET /register", http.HandlerFunc(s.registerForm))
-	pages.Handle("POST /register", http.HandlerFunc(s.register))
-	pages.Handle("GET /login", http.HandlerFunc(s.loginForm))
-	pages.Handle("POST /login", http.HandlerFunc(s.login))
-	pages.Handle("POST /logout", http.HandlerFunc(s.logout))
 
-	pages.Handle("GET /dashboard", s.requireLogin(http.HandlerFunc(s.dashboard)))
-	pages.Handle("GET /account", s.requireLogin(http.HandlerFunc(s.accountPage)))
-	pages.Handle("POST /account/password", s.requireLogin(http.HandlerFunc(s.changePassword)))
-	pages.Handle("GET /account/sessions", s.requireLogin(http.HandlerFunc(s.sessionsPage)))
-	pages.Handle("POST /account/sessions/revoke", s.requireLogin(http.HandlerFunc(s.revokeSession)))
-	pages.Handle("POST /account/sessions/revoke-others", s.requireLogin(http.HandlerFunc(s.revokeOtherSessions)))
+	// The sign-in core: internal/signin.
+	in := s.d.signin
+	pages.Handle("GET /{$}", fn(in.Home))
+	pages.Handle("GET /register", fn(in.RegisterForm))
+	pages.Handle("POST /register", fn(in.Register))
+	pages.Handle("GET /login", fn(in.LoginForm))
+	pages.Handle("POST /login", fn(in.Login))
+	pages.Handle("POST /logout", s.signOutEverywhere(fn(in.Logout))) // and out of every OpenID Connect client
+	pages.Handle("GET /dashboard", auth(fn(in.Dashboard)))
+	pages.Handle("GET /account", auth(fn(in.Account)))
+	pages.Handle("POST /account/password", auth(fn(in.ChangePassword)))
+	pages.Handle("GET /account/sessions", auth(fn(in.Sessions)))
+	pages.Handle("POST /account/sessions/revoke", auth(fn(in.RevokeSession)))
+	pages.Handle("POST /account/sessions/revoke-others", auth(fn(in.RevokeOtherSessions)))
 
-	pages.Handle("GET /admin/users", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminUsers)))
-	pages.Handle("POST /admin/users/{id}/disable", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminDisable)))
-	pages.Handle("POST /admin/users/{id}/enable", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminEnable)))
-	pages.Handle("POST /admin/users/{id}/revoke-sessions", s.requireRole(account.RoleAdmin, http.HandlerFunc(s.adminRevokeSessions)))
+	// Two-factor sign-in: internal/twofactor. The second sign-in step is
+	// reached without a signed-in user (the session only holds the pending
+	// sign-in); step-up by a signed-in one-factor session.
+	tf := s.d.tf
+	pages.Handle("GET /login/2fa", fn(tf.LoginForm))
+	pages.Handle("POST /login/2fa", fn(tf.Login))
+	pages.Handle("GET /login/step-up", fn(tf.StepUpForm))
+	pages.Handle("POST /login/step-up", fn(tf.StepUp))
+	pages.Handle("GET /account/2fa", auth(fn(tf.Status)))
+	pages.Handle("POST /account/2fa/totp/setup", auth(fn(tf.Setup)))
+	pages.Handle("POST /account/2fa/totp/confirm", auth(fn(tf.Confirm)))
+	pages.Handle("POST /account/2fa/recovery-codes", auth(fn(tf.RecoveryCodes)))
+	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
+	pages.Handle("POST /admin/users/{id}/reset-2fa", admin(fn(tf.AdminReset)))
 
-	auth := s.requireLogin
-	admin := func(h http.Handler) http.Handler { return s.requireRole(account.RoleAdmin, h) }
-	s.routes2FA(pages, auth)
-	s.routesEmail(pages, auth)
-	s.routesActivity(pages, auth, admin)
+	// Email flows: internal/emailflow.
+	mail := s.d.email
+	pages.Handle("GET /verify-email", fn(mail.VerifyForm))
+	pages.Handle("POST /verify-email", fn(mail.Verify))
+	pages.Handle("POST /verify-email/resend", auth(fn(mail.Resend)))
+	pages.Handle("GET /password/forgot", fn(mail.ForgotForm))
+	pages.Handle("POST /password/forgot", fn(mail.Forgot))
+	pages.Handle("GET /password/reset", fn(mail.ResetForm))
+	pages.Handle("POST /password/reset", fn(mail.Reset))
+	pages.Handle("POST /account/email", auth(fn(mail.Change)))
+	pages.Handle("GET /account/email/confirm", fn(mail.ConfirmForm))
+	pages.Handle("POST /account/email/confirm", fn(mail.Confirm))
+	pages.Handle("GET /dev/outbox", fn(mail.DevOutbox))
 
-	browser := s.headers.Handler(s.d.sessions.Handler(s.loadUser(s.formGuard(s.withErrorPages(pages, s.csrf.Handler(pages))))))
+	// Activity and audit views: internal/activity.
+	activity := activity.New(s.k)
+	pages.Handle("GET /account/activity", auth(fn(activity.Activity)))
+	pages.Handle("GET /admin/audit", admin(fn(activity.Audit)))
+
+	// Administration: internal/admin.
+	users := adminpkg.New(s.k)
+	pages.Handle("GET /admin/users", admin(fn(users.Users)))
+	pages.Handle("POST /admin/users/{id}/disable", admin(fn(users.Disable)))
+	pages.Handle("POST /admin/users/{id}/enable", admin(fn(users.Enable)))
+	pages.Handle("POST /admin/users/{id}/revoke-sessions", admin(fn(users.RevokeSessions)))
+
+	browser := s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(s.k.FormGuard(s.withErrorPages(pages, s.k.CSRF().Handler(pages))))))
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", http.HandlerFunc(s.healthz))
@@ -48,13 +88,35 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", web.Static())))
 	root.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	root.Handle("/", browser)
-	s.routesAPI(root)
-	s.routesAvatar(pages, root, auth)
+
+	// The JSON API: internal/api (api.Routes lists its routes; no session,
+	// no CSRF: bearer tokens only).
+	jsonAPI := s.headers.Handler(s.jwksWithRSA(s.d.api.Handler())) // the JWKS gets the OIDC RS256 keys
+	root.Handle("/api/", jsonAPI)
+	for _, path := range api.Paths() {
+		root.Handle(path, jsonAPI) // GET /.well-known/jwks.json
+	}
+
+	// Profile pictures: internal/avatar. The upload is routed on root with
+	// its own chain (see avatar.Feature.Upload); the pages entry only makes
+	// the pages mux answer other methods with 405 (root's POST route is
+	// more specific than root's "/").
+	pics := s.d.avatars
+	upload := auth(fn(pics.Upload))
+	root.Handle("POST /account/avatar", s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(upload))))
+	pages.Handle("POST /account/avatar", upload)
+	pages.Handle("POST /account/avatar/delete", auth(fn(pics.Delete)))
+	root.Handle("GET /avatars/{id}", fn(pics.Serve))
+
+	// The OpenID Connect provider: internal/oidc (oidc.Provider.Routes
+	// lists its routes: discovery, /oidc/authorize, /oidc/token,
+	// /oidc/userinfo, /oidc/revoke, /oidc/logout, /account/apps,
+	// /admin/clients).
 	s.routesOIDC(pages, root)
 
-	fail := func(w http.ResponseWriter, r *http.Request) { s.errorPage(w, r, http.StatusInternalServerError, "") }
-	admit := newAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.admitDenied.Inc, s.d.guard.preRefuse)
-	return requestID(s.log)(accessLog(s.cfg.AccessLog, s.d.observeRequest)(recoverer(fail)(limitHeaders(admit.handler(root)))))
+	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
+	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.AdmissionRejected, s.d.guard.PreRefuse)
+	return kit.RequestID(s.log)(accessLog(s.cfg.AccessLog, s.d.metrics.ObserveRequest)(recoverer(fail)(limitHeaders(admit.Handler(root)))))
 }
 
 // withErrorPages renders our own pages for the mux's 404 and 405 answers,
@@ -85,7 +147,7 @@ func (s *Server) withErrorPages(mux *http.ServeMux, next http.Handler) http.Hand
 			w.WriteHeader(status)
 			return
 		}
-		s.errorPage(w, r, status, "")
+		s.k.ErrorPage(w, r, status, "")
 	})
 }
 
@@ -98,29 +160,6 @@ type statusProbe struct {
 func (p *statusProbe) Header() http.Header         { return p.header }
 func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *statusProbe) WriteHeader(code int)        { p.status = code }
-
-// maxUploadBytes bounds a multipart body (a profile picture and its form).
-const maxUploadBytes = 3 << 20
-
-// formGuard reads and checks every form before CSRF protection or a handler
-// sees it: bounded size (413), one value per field and valid UTF-8 (400), and
-// only form encodings on browser routes (415).
-func (s *Server) formGuard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
-				r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		if err := parseForm(w, r, maxFormBytes); err != nil {
-			s.formError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // limitHeaders refuses absurdly long request targets before routing.
 func limitHeaders(next http.Handler) http.Handler {

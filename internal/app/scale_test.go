@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -189,7 +190,7 @@ func TestScalePostgresJourney(t *testing.T) {
 			}
 			b.get("/account").want(t, 200, "Your password was changed")
 			other.wantSignedOut(t)
-			ts.browser().submit("/login", "/login", "email", email, "password", goodPassword).want(t, 401, genericLoginError)
+			ts.browser().submit("/login", "/login", "email", email, "password", goodPassword).want(t, 401, signin.GenericLoginError)
 			ts.browser().signIn(email, "a whole new passphrase")
 
 			copied := b.session()

@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			return fmt.Errorf("setting GATEHOUSE_METRICS_ADDR: %w", err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", d.metrics.handler())
+		mux.Handle("GET /metrics", d.metrics.Handler())
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = metricsSrv.Serve(mln) }()
 		log.Info("metrics listening", "addr", mln.Addr().String())

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/account"
+	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/twofactor"
 )
 
 // Codes in these tests come from Debian's oathtool, an implementation of
@@ -118,7 +120,7 @@ func TestTwoFactorJourney(t *testing.T) {
 	b.get("/account").want(t, 200, `href="/account/2fa"`)
 	b.get("/account/2fa").want(t, 200, "Off", `action="/account/2fa/totp/setup"`)
 	// A wrong password makes no secret.
-	b.submit("/account/2fa", "/account/2fa/totp/setup", "password", "not my password").want(t, 401, twoFactorPasswordError)
+	b.submit("/account/2fa", "/account/2fa/totp/setup", "password", "not my password").want(t, 401, twofactor.MsgPassword)
 	app, recovery := enrol(t, b, goodPassword)
 	confirmCode := oathtoolCode(t, app.secret, time.Unix(app.last*30, 0))
 	b.get("/account/2fa").want(t, 200, "On", `<strong id="recovery-left">10</strong>`, `action="/account/2fa/disable"`)
@@ -140,7 +142,7 @@ func TestTwoFactorJourney(t *testing.T) {
 
 	// The code that confirmed the setup was used: refused, with the
 	// generic message.
-	b.submit("/login/2fa", "/login/2fa", "code", confirmCode).want(t, 401, twoFactorCodeError)
+	b.submit("/login/2fa", "/login/2fa", "code", confirmCode).want(t, 401, twofactor.MsgCode)
 	before := b.cookie("gatehouse").Value
 	code := app.code()
 	b.submit("/login/2fa", "/login/2fa", "code", code).redirect(t, "/dashboard")
@@ -152,7 +154,7 @@ func TestTwoFactorJourney(t *testing.T) {
 	// The same code again, in a new sign-in: refused.
 	b.submit("/dashboard", "/logout").redirect(t, "/")
 	passwordStep(t, b, "alice@example.com", goodPassword)
-	b.submit("/login/2fa", "/login/2fa", "code", code).want(t, 401, twoFactorCodeError)
+	b.submit("/login/2fa", "/login/2fa", "code", code).want(t, 401, twofactor.MsgCode)
 
 	// A recovery code works once, typed loosely, and keeps next.
 	b.submit("/login/2fa", "/logout").redirect(t, "/")
@@ -161,7 +163,7 @@ func TestTwoFactorJourney(t *testing.T) {
 	b.get("/account/sessions").want(t, 200, "recovery code", "9 left")
 	b.submit("/dashboard", "/logout").redirect(t, "/")
 	passwordStep(t, b, "alice@example.com", goodPassword)
-	b.submit("/login/2fa", "/login/2fa", "recovery_code", recovery[0]).want(t, 401, twoFactorCodeError)
+	b.submit("/login/2fa", "/login/2fa", "recovery_code", recovery[0]).want(t, 401, twofactor.MsgCode)
 
 	// Cancel sign-in ends the pending session.
 	b.submit("/login/2fa", "/logout").redirect(t, "/")
@@ -185,7 +187,7 @@ func TestTwoFactorBadInputAndLimit(t *testing.T) {
 	b.submit("/dashboard", "/logout").redirect(t, "/")
 	passwordStep(t, b, "bob@example.com", goodPassword)
 	for _, bad := range []string{"", "12345", "abc def", strings.Repeat("9", 300), "１２３４５６"} {
-		b.submit("/login/2fa", "/login/2fa", "code", bad).want(t, 401, twoFactorCodeError)
+		b.submit("/login/2fa", "/login/2fa", "code", bad).want(t, 401, twofactor.MsgCode)
 	}
 	r := b.submit("/login/2fa", "/login/2fa", "code", app.code()).want(t, 429, "Too many attempts", "Cancel sign-in")
 	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 1 {
@@ -216,7 +218,7 @@ func TestTwoFactorDisable(t *testing.T) {
 		{goodPassword, "000000x"},
 		{"", ""},
 	} {
-		b.submit("/account/2fa", "/account/2fa/disable", "password", tc.pw, "code", tc.code).want(t, 401, twoFactorDisableError)
+		b.submit("/account/2fa", "/account/2fa/disable", "password", tc.pw, "code", tc.code).want(t, 401, twofactor.MsgDisable)
 	}
 	b.get("/account/2fa").want(t, 200, "On")
 	before := b.cookie("gatehouse").Value
@@ -281,7 +283,7 @@ func TestTwoFactorSetupAndRecoveryCodes(t *testing.T) {
 	b.submit("/account/2fa", "/account/2fa/totp/confirm", "code", "123456").redirect(t, "/account/2fa")
 	first := b.submit("/account/2fa", "/account/2fa/totp/setup", "password", goodPassword).want(t, 200)
 	key := secretOnPage.FindStringSubmatch(first.body)[1]
-	again := b.submit("/account/2fa", "/account/2fa/totp/confirm", "code", "12345").want(t, 422, twoFactorConfirmError)
+	again := b.submit("/account/2fa", "/account/2fa/totp/confirm", "code", "12345").want(t, 422, twofactor.MsgConfirm)
 	if got := secretOnPage.FindStringSubmatch(again.body); got == nil || got[1] != key {
 		t.Fatal("the setup page lost its key after a wrong code")
 	}
@@ -292,7 +294,7 @@ func TestTwoFactorSetupAndRecoveryCodes(t *testing.T) {
 	// Setting up again while on is refused.
 	b.submit("/account/2fa", "/account/2fa/totp/setup", "password", goodPassword).redirect(t, "/account/2fa")
 
-	b.submit("/account/2fa", "/account/2fa/recovery-codes", "password", "wrong password").want(t, 401, twoFactorPasswordError)
+	b.submit("/account/2fa", "/account/2fa/recovery-codes", "password", "wrong password").want(t, 401, twofactor.MsgPassword)
 	fresh := b.submit("/account/2fa", "/account/2fa/recovery-codes", "password", goodPassword).want(t, 200, "no longer work")
 	codes := recoveryCodes.FindAllStringSubmatch(fresh.body, -1)
 	if len(codes) != 10 {
@@ -363,11 +365,11 @@ func TestTwoFactorPendingExpires(t *testing.T) {
 	b.submit("/dashboard", "/logout").redirect(t, "/")
 
 	passwordStep(t, b, "fay@example.com", goodPassword)
-	ts.clock.Advance(pendingTTL - time.Second)
+	ts.clock.Advance(twofactor.PendingTTL - time.Second)
 	tok := csrfField.FindStringSubmatch(b.get("/login/2fa").want(t, 200, "Two-step sign-in").body)[1]
 	ts.clock.Advance(time.Second)
 	b.post("/login/2fa", url.Values{"csrf_token": {tok}, "code": {app.code()}}).redirect(t, "/login")
-	b.get("/login").want(t, 200, twoFactorExpired)
+	b.get("/login").want(t, 200, twofactor.MsgExpired)
 	b.get("/login/2fa").redirect(t, "/login")
 
 	// Within the time, the same flow completes (the expired attempt did not
@@ -375,26 +377,6 @@ func TestTwoFactorPendingExpires(t *testing.T) {
 	passwordStep(t, b, "fay@example.com", goodPassword)
 	ts.clock.Advance(4 * time.Minute)
 	b.submit("/login/2fa", "/login/2fa", "code", oathtoolCode(t, app.secret, time.Unix(app.last*30, 0))).redirect(t, "/dashboard")
-}
-
-func TestTwoFactorPendingExpiryRule(t *testing.T) {
-	since := time.Unix(1_800_000_000, 0)
-	p := pendingSignIn{UserID: 1, Since: since}
-	for _, tc := range []struct {
-		after time.Duration
-		want  bool
-	}{
-		{0, false},
-		{4*time.Minute + 59*time.Second, false},
-		{5 * time.Minute, true},
-		{time.Hour, true},
-		{-30 * time.Second, false}, // another instance's clock a little ahead
-		{-2 * time.Minute, true},   // a start time in the future is not trusted
-	} {
-		if got := p.expired(since.Add(tc.after)); got != tc.want {
-			t.Errorf("expired after %v = %v, want %v", tc.after, got, tc.want)
-		}
-	}
 }
 
 // checkSecondFactor is what the JSON API calls for totp_code: the same
@@ -411,30 +393,30 @@ func TestTwoFactorCheckForAPI(t *testing.T) {
 	}
 	m := account.Meta{IP: "192.0.2.1", UserAgent: "api-test"}
 	nobody, _ := d.accounts.CreateUser(ctx, account.CreateUserInput{Email: "plain@example.com", Password: goodPassword}, m)
-	if err := d.checkSecondFactor(ctx, nobody, "", m); err != nil {
+	if err := d.tf.Check(ctx, nobody, "", m); err != nil {
 		t.Fatalf("user without 2FA: %v", err)
 	}
 	code := app.code()
-	if err := d.checkSecondFactor(ctx, u, code, m); err != nil {
+	if err := d.tf.Check(ctx, u, code, m); err != nil {
 		t.Fatalf("right code: %v", err)
 	}
-	if err := d.checkSecondFactor(ctx, u, code, m); !errors.Is(err, errSecondFactor) {
+	if err := d.tf.Check(ctx, u, code, m); !errors.Is(err, kit.ErrSecondFactor) {
 		t.Fatalf("replayed code: %v", err)
 	}
-	if err := d.checkSecondFactor(ctx, u, "", m); !errors.Is(err, errSecondFactorRequired) || !errors.Is(err, errSecondFactor) {
+	if err := d.tf.Check(ctx, u, "", m); !errors.Is(err, kit.ErrSecondFactorRequired) || !errors.Is(err, kit.ErrSecondFactor) {
 		t.Fatalf("no code: %v", err)
 	}
-	if err := d.checkSecondFactor(ctx, u, recovery[4], m); err != nil {
+	if err := d.tf.Check(ctx, u, recovery[4], m); err != nil {
 		t.Fatalf("recovery code: %v", err)
 	}
 	for range 5 {
-		if err := d.checkSecondFactor(ctx, u, "000000a", m); !errors.Is(err, errSecondFactor) {
+		if err := d.tf.Check(ctx, u, "000000a", m); !errors.Is(err, kit.ErrSecondFactor) {
 			t.Fatalf("bad code: %v", err)
 		}
 	}
-	err = d.checkSecondFactor(ctx, u, recovery[5], m)
-	var limited *secondFactorLimitedError
-	if !errors.Is(err, errSecondFactorLimited) || !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+	err = d.tf.Check(ctx, u, recovery[5], m)
+	var limited *kit.SecondFactorLimitedError
+	if !errors.Is(err, kit.ErrSecondFactorLimited) || !errors.As(err, &limited) || limited.RetryAfter <= 0 {
 		t.Fatalf("sixth attempt: %v", err)
 	}
 	evs, err := d.accounts.ListAudit(ctx, account.AuditFilter{UserID: u.ID, Name: "ratelimit.refused"})

@@ -15,7 +15,6 @@ package oidc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -175,7 +174,8 @@ func withPKCEPolicy(ctx context.Context, c db.OIDCClient) context.Context {
 	return ctx
 }
 
-// New builds the provider. It makes the current RS256 key if there is none.
+// New builds the provider. The current RS256 key is loaded (or made) when
+// it is first needed, so New works before the database is migrated.
 func New(ctx context.Context, c Config) (*Provider, error) {
 	if c.Issuer == "" || c.DB == nil || c.Keys == nil || c.Users == nil || c.Browser == nil {
 		return nil, errors.New("oidc: Config needs Issuer, DB, Keys, Users and Browser")
@@ -198,9 +198,6 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 	p.keys = NewKeys(c.Keys, p.repo, c.Now)
 	p.signer = signer{p.keys}
 	p.clients = NewClients(p.repo, c.Now)
-	if _, _, err := p.keys.Signing(ctx); err != nil {
-		return nil, fmt.Errorf("oidc: signing key: %w", err)
-	}
 	fc := &fosite.Config{
 		AccessTokenLifespan:            c.AccessTokenTTL,
 		RefreshTokenLifespan:           c.RefreshTokenTTL,

@@ -32,3 +32,13 @@ type TwoFactorCodes struct {
 	// JustEnabled is true right after two-factor sign-in was turned on.
 	JustEnabled bool
 }
+
+// StepUp is the data of the step-up page (/login/step-up), where a
+// signed-in session that used one factor gives its second.
+type StepUp struct {
+	// Next is where the browser goes once the second factor is accepted.
+	Next string
+	// NoSecondFactor is true when the account has no second factor set up:
+	// the page then says how to set one up instead of asking for a code.
+	NoSecondFactor bool
+}
