@@ -254,8 +254,8 @@ func TestOIDCPromptAndPolicy(t *testing.T) {
 	}
 	tok := csrfField.FindStringSubmatch(r.body)[1]
 	r = b.post(html.UnescapeString(m[1]), url.Values{"csrf_token": {tok}, "decision": {"deny"}})
-	if loc, _ := url.Parse(r.Header.Get("Location")); r.StatusCode != http.StatusSeeOther || loc.Query().Get("error") != "access_denied" {
-		t.Fatalf("deny: %d %q", r.StatusCode, r.Header.Get("Location"))
+	if loc, _ := url.Parse(clientLocation(t, r)); loc.Query().Get("error") != "access_denied" || loc.Query().Get("iss") != ts.URL {
+		t.Fatalf("deny: %d %q", r.StatusCode, loc)
 	}
 	// The consent form without its CSRF token is refused.
 	b.post(html.UnescapeString(m[1]), url.Values{"decision": {"allow"}}).want(t, http.StatusForbidden)
@@ -454,4 +454,18 @@ func trunc40(s string) string {
 		return s[:40] + "…"
 	}
 	return s
+}
+
+func TestOIDCAdminClientsPage(t *testing.T) {
+	ts := startServer(t)
+	c := newRP(t, ts)
+	user := oidcUser(t, ts, "alice@example.com", false)
+	user.get("/admin/clients").want(t, http.StatusForbidden)
+	user.get("/account").want(t, http.StatusOK, `href="/account/apps"`)
+	admin := oidcUser(t, ts, "root@example.com", true)
+	admin.get("/admin/clients").want(t, http.StatusOK, "Test App", c.id, "confidential")
+	admin.submit("/admin/clients", "/admin/clients/"+c.id+"/disable").redirect(t, "/admin/clients")
+	admin.get("/admin/clients").want(t, http.StatusOK, "disabled")
+	admin.submit("/admin/clients", "/admin/clients/nope/disable").want(t, http.StatusNotFound)
+	user.get(c.authURL(c.start())).want(t, http.StatusBadRequest)
 }

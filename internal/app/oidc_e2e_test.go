@@ -72,6 +72,23 @@ func (c *rp) start(opts ...oauth2.AuthCodeOption) flow {
 	return f
 }
 
+var continueLink = regexp.MustCompile(`<a id="continue" class="button" href="([^"]+)"`)
+
+// clientLocation returns where an answer sends the browser: a 303's
+// Location, or the link of the page that continues to the client after one
+// of Gatehouse's own forms.
+func clientLocation(t *testing.T, r *response) string {
+	t.Helper()
+	if r.StatusCode == http.StatusSeeOther {
+		return r.Header.Get("Location")
+	}
+	if m := continueLink.FindStringSubmatch(r.body); r.StatusCode == http.StatusOK && m != nil {
+		return html.UnescapeString(m[1])
+	}
+	t.Fatalf("%s %s: status %d, want a redirect or a continue page\n%s", r.Request.Method, r.Request.URL.Path, r.StatusCode, trim(r.body))
+	return ""
+}
+
 var formAction = regexp.MustCompile(`<form method="post" action="(/oidc/[^"]+)"`)
 
 // authorize follows the authorization request in the browser, allowing on
@@ -88,12 +105,9 @@ func (c *rp) authorize(b *browser, f flow) *url.URL {
 		}
 		r = b.post(html.UnescapeString(m[1]), url.Values{"csrf_token": {tok[1]}, "decision": {"allow"}})
 	}
-	if r.StatusCode != http.StatusSeeOther {
-		c.t.Fatalf("authorize: status %d, want a redirect\n%s", r.StatusCode, trim(r.body))
-	}
-	loc, err := url.Parse(r.Header.Get("Location"))
+	loc, err := url.Parse(clientLocation(c.t, r))
 	if err != nil || !strings.HasPrefix(loc.String(), c.redirect) {
-		c.t.Fatalf("authorize redirected to %q, want %s", r.Header.Get("Location"), c.redirect)
+		c.t.Fatalf("authorize sent the browser to %q, want %s", loc, c.redirect)
 	}
 	if got := loc.Query().Get("iss"); got != c.ts.URL {
 		c.t.Fatalf("iss = %q, want %q (RFC 9207)", got, c.ts.URL)
@@ -278,4 +292,37 @@ func anyStrings(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// A --require-2fa client sends a password-only session to the step-up page;
+// after the second factor the flow goes on, and the ID token says how.
+func TestOIDCStepUp(t *testing.T) {
+	ts := startServer(t)
+	strict := newRP(t, ts, "--require-2fa")
+	b, app, _ := enrolled(t, ts, "una@example.com") // signed in with the password only
+	f := strict.start()
+	r := b.get(strict.authURL(f))
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusSeeOther || loc.Path != "/login/step-up" {
+		t.Fatalf("authorize: %d %q, want the step-up page", r.StatusCode, r.Header.Get("Location"))
+	}
+	next := loc.Query().Get("next")
+	b.submit(loc.RequestURI(), "/login/step-up", "code", app.code(), "next", next).redirect(t, next)
+	code := strict.authorize(b, f).Query().Get("code")
+	tok, err := strict.conf.Exchange(context.Background(), code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := strict.provider.Verifier(&gooidc.Config{ClientID: strict.id}).Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		AMR []string `json:"amr"`
+		ACR string   `json:"acr"`
+	}
+	_ = idt.Claims(&claims)
+	if !slices.Contains(claims.AMR, "mfa") || !slices.Contains(claims.AMR, "otp") || claims.ACR != "urn:gatehouse:acr:2fa" {
+		t.Fatalf("after step-up: amr %v acr %q", claims.AMR, claims.ACR)
+	}
 }

@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,7 +190,34 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.AddParameter("iss", p.issuer)
-	p.f.WriteAuthorizeResponse(ctx, w, ar, resp)
+	rec := &captureWriter{header: http.Header{}}
+	p.f.WriteAuthorizeResponse(ctx, rec, ar, resp)
+	p.toClient(w, r, rec.header.Get("Location"), c.Name)
+}
+
+// ContinueView is the data of the page that continues to a client.
+type ContinueView struct {
+	ClientName string
+	// URL is the client's registered redirect URI with the response (it may
+	// have a private-use scheme, so it is marked safe: the library checked
+	// it against the registration).
+	URL template.URL
+}
+
+// toClient sends the browser to the client. A navigation that comes from
+// one of Gatehouse's own forms (sign-in, step-up, consent: Sec-Fetch-Site
+// same-origin) may not be redirected to another origin (the pages' CSP has
+// form-action 'self', which browsers apply to redirects too), so it gets a
+// page that continues there; any other gets a 303.
+func (p *Provider) toClient(w http.ResponseWriter, r *http.Request, location, name string) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Header.Get("Sec-Fetch-Site") != "same-origin" {
+		http.Redirect(w, r, location, http.StatusSeeOther)
+		return
+	}
+	pg := p.cfg.Browser.Page(r, "Continue to "+name)
+	pg.Data = ContinueView{ClientName: name, URL: template.URL(location)}
+	p.cfg.Browser.Show(w, r, http.StatusOK, "oidc_continue", pg)
 }
 
 // authorizeQuery is the query of the authorization request, without the
@@ -348,8 +376,11 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		p.cfg.Browser.ErrorPage(w, r, http.StatusBadRequest, "The sign-in request is not valid.")
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, withIss(loc, p.issuer), http.StatusSeeOther)
+	name := ar.GetClient().GetID()
+	if c, ok := ar.GetClient().(*client); ok {
+		name = c.c.Name
+	}
+	p.toClient(w, r, withIss(loc, p.issuer), name)
 }
 
 func roleNames(u account.User) []string {

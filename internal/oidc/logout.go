@@ -130,7 +130,7 @@ func (p *Provider) Logout(w http.ResponseWriter, r *http.Request) {
 				v.Set("state", st)
 				u.RawQuery = v.Encode()
 			}
-			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			p.toClient(w, r, u.String(), c.Name)
 			return
 		}
 	}
