@@ -91,12 +91,12 @@ func (p *Provider) Token(w http.ResponseWriter, r *http.Request) {
 		p.tokenError(w, r, ar, fosite.ErrInvalidGrant)
 		return
 	}
-	u, err := p.cfg.Users.UserByID(ctx, sess.UserID)
-	if err != nil && !errors.Is(err, account.ErrNotFound) {
+	u, err := p.sessionUser(ctx, sess)
+	if err != nil && !errors.Is(err, ErrSignInEnded) {
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again.")
 		return
 	}
-	if err != nil || !u.SessionValid(sess.AuthAt) {
+	if err != nil {
 		_ = p.store.RevokeRefreshToken(context.WithoutCancel(ctx), ar.GetID())
 		_ = p.store.RevokeAccessToken(context.WithoutCancel(ctx), ar.GetID())
 		p.tokenError(w, r, ar, fosite.ErrInvalidGrant.WithHint("The sign-in has ended: sign in again."))
@@ -202,18 +202,38 @@ func (p *Provider) UserInfo(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusForbidden, "insufficient_scope", "The openid scope is required.")
 		return
 	}
-	u, err := p.cfg.Users.UserByID(ctx, sess.UserID)
-	if err != nil && !errors.Is(err, account.ErrNotFound) {
+	u, err := p.sessionUser(ctx, sess)
+	if err != nil && !errors.Is(err, ErrSignInEnded) {
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Please try again.")
 		return
 	}
-	if err != nil || !u.SessionValid(sess.AuthAt) {
+	if err != nil {
 		unauthorized(w, "invalid_token", "The sign-in has ended.")
 		return
 	}
 	claims := userClaims(u, ar.GetGrantedScopes(), p.issuer)
 	claims["sub"] = Subject(u)
 	writeJSON(w, http.StatusOK, claims)
+}
+
+// ErrSignInEnded means the sign-in behind a grant no longer counts: the
+// account is gone or disabled, or the user changed their password or
+// signed out everywhere since.
+var ErrSignInEnded = errors.New("oidc: the sign-in has ended")
+
+// sessionUser returns the user of a grant while its sign-in is still valid;
+// ErrSignInEnded otherwise, or the database's error.
+func (p *Provider) sessionUser(ctx context.Context, sess *Session) (account.User, error) {
+	u, err := p.cfg.Users.UserByID(ctx, sess.UserID)
+	switch {
+	case errors.Is(err, account.ErrNotFound):
+		return account.User{}, ErrSignInEnded
+	case err != nil:
+		return account.User{}, err
+	case !u.SessionValid(sess.AuthAt):
+		return account.User{}, ErrSignInEnded
+	}
+	return u, nil
 }
 
 // DiscoveryHandler serves the provider metadata.
