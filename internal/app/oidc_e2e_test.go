@@ -326,3 +326,44 @@ func TestOIDCStepUp(t *testing.T) {
 		t.Fatalf("after step-up: amr %v acr %q", claims.AMR, claims.ACR)
 	}
 }
+
+func TestOIDCClientCommands(t *testing.T) {
+	ts := startServer(t)
+	out := ts.mustCLI("", "client", "create", "--name", "Native", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json")
+	var pub map[string]string
+	if err := json.Unmarshal([]byte(out), &pub); err != nil || pub["client_id"] == "" || pub["client_secret"] != "" {
+		t.Fatalf("public --json: %q", out)
+	}
+	out = ts.mustCLI("", "client", "create", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--scope", "openid", "--scope", "email")
+	if !strings.Contains(out, "client_id:") || !strings.Contains(out, "client_secret:") {
+		t.Fatalf("create: %q", out)
+	}
+	id := strings.Fields(strings.SplitN(out, "client_id:", 2)[1])[0]
+	if out := ts.mustCLI("", "client", "list"); !strings.Contains(out, id) || !strings.Contains(out, "Native") || !strings.Contains(out, "confidential") {
+		t.Fatalf("list: %q", out)
+	}
+	if out := ts.mustCLI("", "client", "show", id); !strings.Contains(out, `"scopes": [`) || strings.Contains(out, "secret") {
+		t.Fatalf("show: %q", out)
+	}
+	if out := ts.mustCLI("", "client", "rotate-secret", id); !strings.Contains(out, "client_secret:") {
+		t.Fatalf("rotate-secret: %q", out)
+	}
+	for _, bad := range [][]string{
+		{"client"}, {"client", "frobnicate"}, {"client", "show"}, {"client", "create", "--name", "x"},
+		{"client", "create", "--name", "x", "--redirect-uri", "http://evil.example/cb"},
+		{"client", "create", "--name", "x", "--redirect-uri", "https://a.example/cb", "--scope", "admin"},
+		{"client", "rotate-secret", pub["client_id"]}, {"client", "show", "nope"}, {"client", "delete", "nope"},
+	} {
+		if out, err := ts.cli("", bad...); err == nil {
+			t.Errorf("gatehouse %v succeeded: %q", bad, out)
+		}
+	}
+	ts.mustCLI("", "client", "disable", id)
+	if out := ts.mustCLI("", "client", "list"); !strings.Contains(out, "disabled") {
+		t.Fatalf("list after disable: %q", out)
+	}
+	ts.mustCLI("", "client", "delete", id)
+	if out := ts.mustCLI("", "client", "list"); strings.Contains(out, id) {
+		t.Fatalf("list after delete: %q", out)
+	}
+}
