@@ -1,6 +1,8 @@
-// Package app wires Gatehouse together: configuration, the HTTP server, its
-// routes and handlers, and the administration commands. Only cmd/gatehouse
-// imports it.
+// Package app wires Gatehouse together: configuration, opening the
+// dependencies, the page kit and the features, one route list (routes.go)
+// naming every route and the feature serving it, serving and shutdown, and
+// background jobs; the commands run from internal/cli. It is the only
+// package that imports features, and only cmd/gatehouse imports it.
 package app
 
 import (

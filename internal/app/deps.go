@@ -238,13 +238,7 @@ func (d *deps) Close() {
 
 // clientIP is the client's address: the socket peer, or the address a
 // trusted proxy reports.
-func (d *deps) clientIP(r *http.Request) string {
-	a := d.clientAddr(r)
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
+func (d *deps) clientIP(r *http.Request) string { return kit.AddrText(d.clientAddr(r)) }
 
 func (d *deps) clientAddr(r *http.Request) netip.Addr {
 	if d.ips == nil {

@@ -1,3 +1,4 @@
 // Package archtest holds tests that keep the layout rules of
-// ARCHITECTURE.md true: what each ring may import.
+// docs/architecture.md true: what each ring may import, and that features
+// import neither each other nor internal/app, which alone imports them.
 package archtest

@@ -329,10 +329,4 @@ func (g *Guard) PreRefuse(r *http.Request) (name string, res ratelimit.Result, r
 }
 
 // clientIP is the client's address as text, "" when unknown.
-func (g *Guard) clientIP(r *http.Request) string {
-	a := g.c.ClientAddr(r)
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
-}
+func (g *Guard) clientIP(r *http.Request) string { return kit.AddrText(g.c.ClientAddr(r)) }

@@ -157,8 +157,10 @@ func (k *Kit) UserByID(ctx context.Context, id int64) (account.User, error) {
 func (k *Kit) ClientIP(r *http.Request) netip.Addr { return k.cfg.ClientAddr(r) }
 
 // IP is ClientIP as text, "" when unknown: for audit events.
-func (k *Kit) IP(r *http.Request) string {
-	a := k.ClientIP(r)
+func (k *Kit) IP(r *http.Request) string { return AddrText(k.ClientIP(r)) }
+
+// AddrText writes an address for audit events and logs: "" when invalid.
+func AddrText(a netip.Addr) string {
 	if !a.IsValid() {
 		return ""
 	}

@@ -99,36 +99,48 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 		f.cancelPending(w, r, sess)
 		return
 	}
+	p := f.pendingPage(r)
+	// Reset by an admin meanwhile: start again.
+	res, ok := f.checkPosted(w, r, u.ID, "login_2fa", p, func() { f.cancelPending(w, r, sess) })
+	if !ok {
+		return
+	}
+	clearPending(sess)
+	recoveryNotice(r, res, "You signed in")
+	f.c.CompleteLogin(w, r, sess, u, pending.Remember, pending.Next, kit.AMRPassword, kit.AMROTP, kit.AMRMFA)
+}
+
+// checkPosted checks the code (or recovery_code) of a posted form for the
+// account, under its limits. When it reports !ok it has answered: 429 when
+// limited and 401 for a code not accepted (on page p), off() when the
+// second factor was turned off meanwhile, 503 for a backend failure.
+func (f *Feature) checkPosted(w http.ResponseWriter, r *http.Request, userID int64, page string, p *web.Page, off func()) (res account.TwoFactorResult, ok bool) {
 	input := r.PostForm.Get("code")
 	if input == "" {
 		input = r.PostForm.Get("recovery_code")
 	}
 	m := f.k.Meta(r)
-	p := f.pendingPage(r)
-	release, after, ok := f.gate(ctx, u.ID, m)
-	if !ok {
-		f.twoFactorTooMany(w, r, after, "login_2fa", p)
-		return
+	release, after, allowed := f.gate(r.Context(), userID, m)
+	if !allowed {
+		f.twoFactorTooMany(w, r, after, page, p)
+		return res, false
 	}
-	res, err := f.svc.Verify(ctx, u.ID, input, m)
+	res, err := f.svc.Verify(r.Context(), userID, input, m)
 	switch {
 	case errors.Is(err, account.ErrTwoFactorCode):
 		release(false)
 		p.Error = MsgCode
-		f.k.Show(w, r, http.StatusUnauthorized, "login_2fa", p)
-		return
+		f.k.Show(w, r, http.StatusUnauthorized, page, p)
+		return res, false
 	case errors.Is(err, account.ErrTwoFactorOff):
-		// Reset by an admin meanwhile: start again.
-		f.cancelPending(w, r, sess)
-		return
+		off()
+		return res, false
 	case err != nil:
 		f.k.Fail(w, r, err)
-		return
+		return res, false
 	}
 	release(true)
-	clearPending(sess)
-	recoveryNotice(r, res, "You signed in")
-	f.c.CompleteLogin(w, r, sess, u, pending.Remember, pending.Next, kit.AMRPassword, kit.AMROTP, kit.AMRMFA)
+	return res, true
 }
 
 // cancelPending drops a pending sign-in that can no longer complete.
