@@ -469,3 +469,16 @@ func TestOIDCAdminClientsPage(t *testing.T) {
 	admin.submit("/admin/clients", "/admin/clients/nope/disable").want(t, http.StatusNotFound)
 	user.get(c.authURL(c.start())).want(t, http.StatusBadRequest)
 }
+
+// login_hint fills the sign-in form's address.
+func TestOIDCLoginHint(t *testing.T) {
+	ts := startServer(t)
+	c := newRP(t, ts)
+	anon := ts.browser()
+	r := anon.get(c.authURL(c.start(), "login_hint", "hint@example.com"))
+	loc := r.Header.Get("Location")
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "email=hint%40example.com") {
+		t.Fatalf("login_hint: %d %q", r.StatusCode, loc)
+	}
+	anon.get(loc).want(t, http.StatusOK, `value="hint@example.com"`)
+}
