@@ -3,24 +3,24 @@ package app
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/activity"
-	adminpkg "github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/guard"
-
-	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/web"
 )
 
-// routes lists every route of the server in one place.
+// routes lists every route of the server in one place, each with the
+// feature handler serving it: the map of the house.
 //
 // Operational routes (health, static files) skip the session entirely, so
 // they answer even when the session store is down. Browser pages get the
 // full chain: security headers, session, user, CSRF.
 func (s *Server) routes() http.Handler {
 	auth := s.k.RequireLogin
-	admin := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
+	adminOnly := func(h http.Handler) http.Handler { return s.k.RequireRole(account.RoleAdmin, h) }
 	fn := func(f func(http.ResponseWriter, *http.Request)) http.Handler { return http.HandlerFunc(f) }
 	pages := http.NewServeMux()
 
@@ -52,7 +52,7 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /account/2fa/totp/confirm", auth(fn(tf.Confirm)))
 	pages.Handle("POST /account/2fa/recovery-codes", auth(fn(tf.RecoveryCodes)))
 	pages.Handle("POST /account/2fa/disable", auth(fn(tf.Disable)))
-	pages.Handle("POST /admin/users/{id}/reset-2fa", admin(fn(tf.AdminReset)))
+	pages.Handle("POST /admin/users/{id}/reset-2fa", adminOnly(fn(tf.AdminReset)))
 
 	// Email flows: internal/emailflow.
 	mail := s.d.email
@@ -69,16 +69,16 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("GET /dev/outbox", fn(mail.DevOutbox))
 
 	// Activity and audit views: internal/activity.
-	activity := activity.New(s.k)
-	pages.Handle("GET /account/activity", auth(fn(activity.Activity)))
-	pages.Handle("GET /admin/audit", admin(fn(activity.Audit)))
+	events := activity.New(s.k)
+	pages.Handle("GET /account/activity", auth(fn(events.Activity)))
+	pages.Handle("GET /admin/audit", adminOnly(fn(events.Audit)))
 
 	// Administration: internal/admin.
-	users := adminpkg.New(s.k)
-	pages.Handle("GET /admin/users", admin(fn(users.Users)))
-	pages.Handle("POST /admin/users/{id}/disable", admin(fn(users.Disable)))
-	pages.Handle("POST /admin/users/{id}/enable", admin(fn(users.Enable)))
-	pages.Handle("POST /admin/users/{id}/revoke-sessions", admin(fn(users.RevokeSessions)))
+	users := admin.New(s.k)
+	pages.Handle("GET /admin/users", adminOnly(fn(users.Users)))
+	pages.Handle("POST /admin/users/{id}/disable", adminOnly(fn(users.Disable)))
+	pages.Handle("POST /admin/users/{id}/enable", adminOnly(fn(users.Enable)))
+	pages.Handle("POST /admin/users/{id}/revoke-sessions", adminOnly(fn(users.RevokeSessions)))
 
 	browser := s.headers.Handler(s.d.sessions.Handler(s.k.LoadUser(s.k.FormGuard(s.withErrorPages(pages, s.k.CSRF().Handler(pages))))))
 

@@ -109,10 +109,13 @@ func emailAfterLink(w http.ResponseWriter, r *http.Request, u account.User, targ
 
 // Verification.
 
+// VerifyForm shows the page a verification link opens: a button that
+// confirms the address.
 func (e *Feature) VerifyForm(w http.ResponseWriter, r *http.Request) {
 	e.emailTokenPage(w, r, account.TokenVerifyEmail, "Confirm your email address", "verify_email")
 }
 
+// Verify redeems a verification link: the account's address is verified.
 func (e *Feature) Verify(w http.ResponseWriter, r *http.Request) {
 	raw, ok := e.emailPostedToken(w, r)
 	if !ok {
@@ -153,6 +156,7 @@ func (e *Feature) Resend(w http.ResponseWriter, r *http.Request) {
 
 // Password reset.
 
+// ForgotForm shows the form that asks for a reset link.
 func (e *Feature) ForgotForm(w http.ResponseWriter, r *http.Request) {
 	e.k.Show(w, r, http.StatusOK, "forgot", e.k.Page(r, "Forgot your password?"))
 }
@@ -199,6 +203,7 @@ func (e *Feature) Forgot(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/password/forgot", http.StatusSeeOther)
 }
 
+// ResetForm shows the page a reset link opens: a new password form.
 func (e *Feature) ResetForm(w http.ResponseWriter, r *http.Request) {
 	e.emailTokenPage(w, r, account.TokenResetPassword, "Choose a new password", "reset")
 }
@@ -292,6 +297,7 @@ func (e *Feature) Change(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
+// ConfirmForm shows the page an email change link opens.
 func (e *Feature) ConfirmForm(w http.ResponseWriter, r *http.Request) {
 	e.emailTokenPage(w, r, account.TokenChangeEmail, "Confirm your new email address", "email_confirm")
 }

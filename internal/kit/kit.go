@@ -27,7 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/session"
 )
 
-// Config is what New needs. Every field but Metrics and Guard is required.
+// Config is what New needs. Every field but Metrics is required.
 type Config struct {
 	// Dev shows development-mode links in pages.
 	Dev bool

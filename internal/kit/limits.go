@@ -105,6 +105,7 @@ var (
 // second-factor attempts.
 type SecondFactorLimitedError struct{ RetryAfter time.Duration }
 
+// Error says the attempt was refused and when to come back.
 func (e *SecondFactorLimitedError) Error() string {
 	return ErrSecondFactorLimited.Error() + "; retry after " + e.RetryAfter.Round(time.Second).String()
 }

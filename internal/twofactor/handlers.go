@@ -168,6 +168,8 @@ func (f *Feature) twoFactorStatusPage(r *http.Request, u account.User) (*web.Pag
 	return p, nil
 }
 
+// Status shows the two-factor page (/account/2fa): on or off, and the
+// forms to set it up, replace the recovery codes or turn it off.
 func (f *Feature) Status(w http.ResponseWriter, r *http.Request) {
 	u, _ := kit.UserFrom(r.Context())
 	p, err := f.twoFactorStatusPage(r, u)
