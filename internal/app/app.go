@@ -39,6 +39,10 @@ const usage = `Usage:
   gatehouse [settings] rules check FILE                validate a forward-auth rules file
   gatehouse [settings] rules test URL [--email E] [--method M] [--ip A]
                                                        which rule of ACCESS_RULES decides, and why
+  gatehouse [settings] client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--post-logout-uri U]
+                        [--scope S]... [--require-2fa] [--role R]... [--skip-consent] [--allow-no-pkce] [--json]
+  gatehouse [settings] client list | show ID | rotate-secret ID | disable ID | delete ID
+                                                       OpenID Connect clients (docs/oidc.md)
   gatehouse version
 
 Every setting is a flag --x-y or an environment variable GATEHOUSE_X_Y;
@@ -125,6 +129,8 @@ func RunEnv(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return cli.Keys(ctx, cliEnv(cfg), rest, stdout, stderr)
 	case "rules":
 		return rulesCommand(ctx, cfg, rest, stdout, stderr)
+	case "client":
+		return clientCommand(ctx, cfg, rest, stdout, stderr)
 	}
 	return &UsageError{Msg: fmt.Sprintf("unknown command %q\n\n%s", cmd, usage)}
 }

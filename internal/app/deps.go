@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/kit"
 	"github.com/gatehouse/gatehouse/internal/mail"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/passkey"
 	"github.com/gatehouse/gatehouse/internal/signin"
 	"github.com/gatehouse/gatehouse/internal/twofactor"
@@ -58,6 +59,7 @@ type deps struct {
 	email    *emailflow.Feature
 	api      *api.Feature
 	avatars  *avatar.Feature
+	oidc     *oidc.Provider
 	metrics  *metrics.Metrics
 	fa       *forwardAuthFeature
 	closers  []func() error
@@ -215,6 +217,9 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	}
 	if d.avatars, err = avatar.New(avatar.Config{Kit: d.kit, Store: d.db.Avatars(), MaxBytes: cfg.AvatarMaxBytes,
 		Now: func() time.Time { return d.now() }}); err != nil {
+		return nil, err
+	}
+	if d.oidc, err = newOIDC(ctx, d); err != nil {
 		return nil, err
 	}
 	return d, nil

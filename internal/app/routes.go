@@ -31,7 +31,7 @@ func (s *Server) routes() http.Handler {
 	pages.Handle("POST /register", fn(in.Register))
 	pages.Handle("GET /login", fn(in.LoginForm))
 	pages.Handle("POST /login", fn(in.Login))
-	pages.Handle("POST /logout", fn(in.Logout))
+	pages.Handle("POST /logout", s.signOutEverywhere(fn(in.Logout))) // and out of every OpenID Connect client
 	pages.Handle("GET /dashboard", auth(fn(in.Dashboard)))
 	pages.Handle("GET /account", auth(fn(in.Account)))
 	pages.Handle("POST /account/password", auth(fn(in.ChangePassword)))
@@ -108,7 +108,7 @@ func (s *Server) routes() http.Handler {
 
 	// The JSON API: internal/api (api.Routes lists its routes; no session,
 	// no CSRF: bearer tokens only).
-	jsonAPI := s.headers.Handler(s.d.api.Handler())
+	jsonAPI := s.headers.Handler(s.jwksWithRSA(s.d.api.Handler())) // the JWKS gets the OIDC RS256 keys
 	root.Handle("/api/", jsonAPI)
 	for _, path := range api.Paths() {
 		root.Handle(path, jsonAPI) // GET /.well-known/jwks.json
@@ -133,6 +133,12 @@ func (s *Server) routes() http.Handler {
 	root.Handle("GET /auth/forward", withUser(fa.Forward()))
 	root.Handle("GET /auth/request", withUser(fa.Request()))
 	pages.Handle("GET /admin/access", adminOnly(fn(s.adminAccess)))
+
+	// The OpenID Connect provider: internal/oidc (oidc.Provider.Routes
+	// lists its routes: discovery, /oidc/authorize, /oidc/token,
+	// /oidc/userinfo, /oidc/revoke, /oidc/logout, /account/apps,
+	// /admin/clients).
+	s.routesOIDC(pages, root)
 
 	fail := func(w http.ResponseWriter, r *http.Request) { s.k.ErrorPage(w, r, http.StatusInternalServerError, "") }
 	admit := guard.NewAdmission(2*s.cfg.HashWorkers, s.cfg.HashQueueWait, s.d.metrics.AdmissionRejected, s.d.guard.PreRefuse)

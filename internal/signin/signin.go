@@ -129,6 +129,10 @@ func (f *Feature) LoginForm(w http.ResponseWriter, r *http.Request) {
 	if next != kit.DefaultNext {
 		p.Form["next"] = next
 	}
+	// An OpenID Connect login_hint arrives as ?email= (internal/oidc).
+	if e := r.Form.Get("email"); e != "" && len(e) <= kit.MaxEmailField {
+		p.Form["email"] = e
+	}
 	f.k.Show(w, r, http.StatusOK, "login", p)
 }
 
