@@ -47,6 +47,8 @@ func TestHostCheck(t *testing.T) {
 		{"dev: a rebound name, any page", dev, "GET", "/login", "evil.example", true},
 		{"dev: a rebound name, trailing dot", dev, "GET", "/login", "evil.example.", true},
 		{"dev: health checks answer any host", dev, "GET", "/healthz", "10.1.2.3:8080", false},
+		{"dev: forward-auth subrequests carry the app's host", dev, "GET", "/auth/forward", "app.example.com", false},
+		{"dev: nginx's subrequest too", dev, "GET", "/auth/request", "app.example.com", false},
 		{"prod: pages answer any host", prod, "GET", "/login", "auth.internal", false},
 		{"prod: base host, secret page", prod, "POST", "/account/2fa/totp/setup", "localhost:8080", false},
 		{"prod: other host, secret page", prod, "POST", "/account/2fa/totp/setup", "evil.example", true},
