@@ -156,8 +156,13 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	}
 	d.metrics.KnowLimits(guard.MetricNames()...)
 	d.watchActiveSessions()
+	brand, err := cfg.brand()
+	if err != nil {
+		return nil, err
+	}
 	d.kit, err = kit.New(kit.Config{Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
-		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
+		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log, Brand: brand,
+		TwoFactorOn: func(ctx context.Context, u account.User) (bool, error) { return d.tf.Needs(ctx, u) }})
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +188,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
 		Service: account.NewTwoFactor(account.TwoFactorConfig{
 			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
-			Issuer: "Gatehouse", Now: d.now,
+			Issuer: brand.ProductName(), Now: d.now,
 		}),
 		Now:           func() time.Time { return d.now() },
 		CompleteLogin: d.signin.CompleteLogin,
