@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -118,12 +119,13 @@ func (c *chrome) failOnCSP() {
 	}
 }
 
-// fill types values into (empty) inputs (CSS selector, value pairs) and clicks
-// the element matching submit.
+// fill types values into inputs (CSS selector, value pairs), emptying each
+// first (the sign-in form may start with an address), and clicks the
+// element matching submit.
 func fill(submit string, fields ...string) chromedp.Action[chromedp.Void] {
 	var steps []chromedp.Action[chromedp.Void]
 	for i := 0; i+1 < len(fields); i += 2 {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS(fields[i]), fields[i+1]))
+		steps = append(steps, clearField(fields[i]), chromedp.SendKeys(chromedp.CSS(fields[i]), fields[i+1]))
 	}
 	steps = append(steps, chromedp.Click(chromedp.CSS(submit)))
 	return chromedp.Steps(steps...)
@@ -132,4 +134,13 @@ func fill(submit string, fields ...string) chromedp.Action[chromedp.Void] {
 // visible waits until an element matching sel is visible.
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// clearField empties the input matching sel.
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	q, _ := json.Marshal(sel)
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(e => { e.value = ""; return true })(document.querySelector(` + string(q) + `))`)(ctx, t)
+		return err
+	})
 }
