@@ -122,6 +122,9 @@ func TestAccessibility(t *testing.T) {
 	if got := c.eval(`document.querySelector("#email").value`); got != "new@example.com" {
 		t.Errorf("the sign-in form after registering starts with %q", got)
 	}
+	if got := c.eval(`String(document.querySelectorAll('.flash a[href="/dev/outbox"]').length)`); got != "1" {
+		t.Errorf("in dev mode the message about the mail links to the dev outbox %s times", got)
+	}
 	c.do("sign in", fill(`form[action="/login"] button[type=submit]`, "#password", goodPassword), visible(".banner"))
 	check("user", []string{"/dashboard", "/account", "/account/sessions", "/account/activity", "/account/2fa", "/admin/users"}, get)
 	c.do("sign out", get("/dashboard"), chromedp.Click(chromedp.CSS(`.nav-wide form[action="/logout"] button`)), visible(`a[href="/register"]`))

@@ -145,7 +145,7 @@ func (k *Kit) Page(r *http.Request, title string) *web.Page {
 	if u, ok := UserFrom(r.Context()); ok {
 		p.User = userView(u)
 		if !u.EmailVerified() {
-			p.Banner = "Your email address " + u.Email + " is not confirmed yet: open the link we mailed you."
+			p.Banner = "Please confirm your email address: " + u.Email + " is not confirmed yet. Open the link we mailed you."
 			p.BannerMail = true
 		}
 	}
