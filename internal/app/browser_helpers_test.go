@@ -140,7 +140,7 @@ func visible(sel string) chromedp.Action[chromedp.Void] {
 func clearField(sel string) chromedp.Action[chromedp.Void] {
 	q, _ := json.Marshal(sel)
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(e => { e.value = ""; return true })(document.querySelector(` + string(q) + `))`)(ctx, t)
+		_, err := chromedp.Evaluate[bool](`(e => { e.value = ""; return true })(document.querySelector(`+string(q)+`))`)(ctx, t)
 		return err
 	})
 }
