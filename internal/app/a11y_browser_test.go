@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
@@ -89,7 +90,7 @@ func TestAccessibility(t *testing.T) {
 	ts := startServer(t)
 	ts.mustCLI(goodPassword+"\n", "user", "create", "--email", "admin@example.com", "--admin", "--verified")
 	axe := axeSource(t)
-	c := newChrome(t)
+	c := newChromeFor(t, 15*time.Minute) // some 90 pages, each checked by axe
 	check := func(who string, pages []string, steps func(path string) chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		for _, l := range layouts {

@@ -25,6 +25,12 @@ type chrome struct {
 // Every console message and browser log entry is kept for failOnCSP.
 func newChrome(t *testing.T) *chrome {
 	t.Helper()
+	return newChromeFor(t, 120*time.Second)
+}
+
+// newChromeFor is newChrome with a limit on the whole test's browsing.
+func newChromeFor(t *testing.T, limit time.Duration) *chrome {
+	t.Helper()
 	path := testenv.ChromiumPath(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
@@ -43,7 +49,7 @@ func newChrome(t *testing.T) *chrome {
 		chromedp.WindowSize(1024, 900),
 	)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
