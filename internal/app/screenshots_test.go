@@ -60,5 +60,6 @@ func TestScreenshots(t *testing.T) {
 	shot("admin-users-phone", phone, "/admin/users")
 	shot("two-factor-setup-desktop", desktop, "/account/2fa",
 		fill(`form[action="/account/2fa/totp/setup"] button[type=submit]`, "#setup_password", goodPassword), visible("#totp-secret"))
+	shot("menu-phone-dark", phoneDark, "/account/sessions", chromedp.Click(chromedp.CSS(`.nav-menu > summary`)))
 	shot("error-phone-dark", phoneDark, "/no-such-page")
 }
