@@ -14,7 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// axeSource is axe-core (testdata/axe, MPL-2.0), injected into pages by the
+// axeSource is axe-core 4.14.1 (testdata/axe, MPL-2.0; update with
+// `npm install axe-core` and copy axe.min.js and LICENSE), injected into pages by the
 // tests through the DevTools protocol: Runtime.evaluate is not subject to
 // the page's Content Security Policy, so the CSP stays as strict as ever.
 // It is test data only and never served.
