@@ -28,7 +28,7 @@ func axeSource(t *testing.T) string {
 	return string(b)
 }
 
-// axeTags are the rule sets run: WCAG 2.0 to 2.2, levels A and AA, and
+// axeRun runs axe-core with the rule sets of WCAG 2.0 to 2.2, levels A and AA, and
 // axe's best practices.
 const axeRun = `axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}, resultTypes: ["violations"]})
   .then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": " + n.failureSummary)}))))`
