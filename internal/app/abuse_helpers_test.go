@@ -187,7 +187,7 @@ func (p prepared) signIn(email, pw string) *response {
 
 // auditRows counts the rows of an /admin/audit answer.
 func auditRows(body string) int {
-	return strings.Count(body, `<td><a href="/admin/audit?event=`)
+	return strings.Count(body, `<td data-label="Event"><a href="/admin/audit?event=`)
 }
 
 func ipN(prefix string, i int) string { return fmt.Sprintf("%s.%d", prefix, i) }

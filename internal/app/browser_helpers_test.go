@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,12 @@ type chrome struct {
 // Every console message and browser log entry is kept for failOnCSP.
 func newChrome(t *testing.T, extra ...chromedp.ExecAllocatorOption) *chrome {
 	t.Helper()
+	return newChromeFor(t, 120*time.Second, extra...)
+}
+
+// newChromeFor is newChrome with a limit on the whole test's browsing.
+func newChromeFor(t *testing.T, limit time.Duration, extra ...chromedp.ExecAllocatorOption) *chrome {
+	t.Helper()
 	path := testenv.ChromiumPath(t)
 	opts := append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
@@ -44,7 +51,7 @@ func newChrome(t *testing.T, extra ...chromedp.ExecAllocatorOption) *chrome {
 	}, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
@@ -120,12 +127,13 @@ func (c *chrome) failOnCSP() {
 	}
 }
 
-// fill types values into (empty) inputs (CSS selector, value pairs) and clicks
-// the element matching submit.
+// fill types values into inputs (CSS selector, value pairs), emptying each
+// first (the sign-in form may start with an address), and clicks the
+// element matching submit.
 func fill(submit string, fields ...string) chromedp.Action[chromedp.Void] {
 	var steps []chromedp.Action[chromedp.Void]
 	for i := 0; i+1 < len(fields); i += 2 {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS(fields[i]), fields[i+1]))
+		steps = append(steps, clearField(fields[i]), chromedp.SendKeys(chromedp.CSS(fields[i]), fields[i+1]))
 	}
 	steps = append(steps, chromedp.Click(chromedp.CSS(submit)))
 	return chromedp.Steps(steps...)
@@ -134,4 +142,13 @@ func fill(submit string, fields ...string) chromedp.Action[chromedp.Void] {
 // visible waits until an element matching sel is visible.
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// clearField empties the input matching sel.
+func clearField(sel string) chromedp.Action[chromedp.Void] {
+	q, _ := json.Marshal(sel)
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(e => { e.value = ""; return true })(document.querySelector(`+string(q)+`))`)(ctx, t)
+		return err
+	})
 }

@@ -8,15 +8,19 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/accessrule"
 	"github.com/gatehouse/gatehouse/internal/db"
 	"github.com/gatehouse/gatehouse/internal/kit"
+	"github.com/gatehouse/gatehouse/internal/web"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -69,6 +73,10 @@ type Config struct {
 	RegisterLimit     string
 	ForgotLimit       string
 	AvatarMaxBytes    int64 // largest profile picture upload
+	// Branding: the name on pages and in mail, a logo file, an accent colour.
+	ProductName string
+	LogoFile    string
+	Accent      web.Accent
 
 	// Forward-auth (feature_forwardauth.go): ACCESS_RULES, the rules file
 	// ("" for none), and COOKIE_DOMAIN, normalized ("" for a host-only
@@ -228,6 +236,21 @@ var settings = []setting{
 	stringSetting("LOGIN_IP_LIMIT", "100/hour", "sign-in attempts per client IP", func(c *Config) *string { return &c.LoginIPLimit }),
 	stringSetting("REGISTER_LIMIT", "20/hour", "registrations per client IP", func(c *Config) *string { return &c.RegisterLimit }),
 	stringSetting("FORGOT_LIMIT", "10/hour", "password reset requests per client IP", func(c *Config) *string { return &c.ForgotLimit }),
+	{name: "PRODUCT_NAME", def: web.DefaultProductName, help: "the name shown on pages and in mail", apply: func(c *Config, v string) error {
+		v = strings.TrimSpace(v)
+		if v == "" || utf8.RuneCountInString(v) > 64 || strings.ContainsFunc(v, unicode.IsControl) {
+			return fmt.Errorf("want a name of 1 to 64 characters, got %q", v)
+		}
+		c.ProductName = v
+		return nil
+	}},
+	stringSetting("LOGO_FILE", "", "logo shown in the page header: an SVG or PNG file of at most 256 KiB", func(c *Config) *string { return &c.LogoFile }),
+	{name: "ACCENT_COLOR", def: "", help: "accent colour of links and buttons: #rrggbb, or #light,#dark; refused unless it meets WCAG AA contrast", apply: func(c *Config, v string) (err error) {
+		if v != "" {
+			c.Accent, err = web.ParseAccent(v)
+		}
+		return err
+	}},
 	uintSetting("AVATAR_MAX_BYTES", "2097152", "largest profile picture accepted, in bytes (the upload body is capped at 3 MiB)", 1024, kit.MaxUploadBytes-64<<10, func(c *Config, n uint64) { c.AvatarMaxBytes = int64(n) }),
 }
 
@@ -473,4 +496,22 @@ func redactURL(v string) string {
 		}
 	}
 	return v
+}
+
+// brand reads the branding settings: the logo file is checked here, so a
+// bad one stops the start with a message naming the setting.
+func (c *Config) brand() (web.Brand, error) {
+	b := web.Brand{Name: c.ProductName, Accent: c.Accent}
+	if c.LogoFile == "" {
+		return b, nil
+	}
+	f, err := os.Open(c.LogoFile)
+	if err != nil {
+		return b, fmt.Errorf("setting %s (--%s): %w", envName("LOGO_FILE"), flagName("LOGO_FILE"), err)
+	}
+	defer f.Close()
+	if b.Logo, err = web.LoadLogo(f); err != nil {
+		return b, fmt.Errorf("setting %s (--%s): %s: %w", envName("LOGO_FILE"), flagName("LOGO_FILE"), c.LogoFile, err)
+	}
+	return b, nil
 }

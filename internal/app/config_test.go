@@ -2,6 +2,8 @@ package app
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +83,12 @@ func TestConfigRefusals(t *testing.T) {
 		{"cookie domain public suffix", []string{"--cookie-domain", "com"}, "GATEHOUSE_COOKIE_DOMAIN"},
 		{"cookie domain not above base", []string{"--cookie-domain", "example.org"}, "GATEHOUSE_COOKIE_DOMAIN"},
 		{"cookie domain below base", []string{"--cookie-domain", "x.auth.example.com"}, "GATEHOUSE_COOKIE_DOMAIN"},
+		{"accent too light", []string{"--accent-color", "#ffcc00,#ffcc00"}, "GATEHOUSE_ACCENT_COLOR"},
+		{"accent one colour fails dark mode", []string{"--accent-color", "#1f5eff"}, "GATEHOUSE_ACCENT_COLOR"},
+		{"accent not hex", []string{"--accent-color", "blue"}, "GATEHOUSE_ACCENT_COLOR"},
+		{"accent light and dark", []string{"--accent-color", "#1f5eff,#7ea6ff"}, ""},
+		{"product name", []string{"--product-name", "Acme ID"}, ""},
+		{"product name too long", []string{"--product-name", strings.Repeat("x", 65)}, "GATEHOUSE_PRODUCT_NAME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,5 +107,36 @@ func TestConfigDevAllowsWhatProductionRefuses(t *testing.T) {
 	_, _, err := ParseConfig([]string{"--dev", "--argon2-memory", "4096", "--reset-ttl", "72h"}, envFrom(nil), io.Discard)
 	if err != nil {
 		t.Fatalf("dev mode: %v", err)
+	}
+}
+
+func TestConfigBrand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "logo.svg")
+	bad := filepath.Join(dir, "logo-bad.svg")
+	if err := os.WriteFile(good, []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"><rect width="1" height="1"/></svg>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		file, want string
+	}{
+		{good, ""},
+		{bad, "GATEHOUSE_LOGO_FILE"},
+		{filepath.Join(dir, "missing.svg"), "GATEHOUSE_LOGO_FILE"},
+	} {
+		c, _, err := ParseConfig([]string{"--dev", "--logo-file", tt.file, "--product-name", "Acme ID"}, envFrom(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.brand()
+		switch {
+		case tt.want == "" && (err != nil || b.Logo == nil || b.ProductName() != "Acme ID"):
+			t.Errorf("%s: %+v, %v", tt.file, b, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: err = %v, want one naming %s", tt.file, err, tt.want)
+		}
 	}
 }

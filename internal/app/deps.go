@@ -169,8 +169,13 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	if err = d.openAccessRules(); err != nil {
 		return nil, err
 	}
+	brand, err := cfg.brand()
+	if err != nil {
+		return nil, err
+	}
 	d.kit, err = kit.New(kit.Config{ExternalNext: d.externalNext, Dev: cfg.Dev, Secure: cfg.Secure(), Keys: d.keys, Accounts: d.accounts,
-		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log})
+		Sessions: d.sessions, ClientAddr: d.clientAddr, Guard: d.guard, Metrics: d.metrics, Log: log, Brand: brand,
+		TwoFactorOn: func(ctx context.Context, u account.User) (bool, error) { return d.tf.Needs(ctx, u) }})
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +201,7 @@ func openDeps(ctx context.Context, cfg *Config, log *slog.Logger) (_ *deps, err 
 	d.tf, err = twofactor.New(twofactor.Config{Kit: d.kit, Log: log,
 		Service: account.NewTwoFactor(account.TwoFactorConfig{
 			Accounts: d.accounts, Store: d.db.TwoFactor(), Sealer: keyring.NewAEAD(d.keys, "totp-secret"),
-			Passkeys: d.db.Passkeys(), Issuer: "Gatehouse", Now: d.now,
+			Passkeys: d.db.Passkeys(), Issuer: brand.ProductName(), Now: d.now,
 		}),
 		Now:           func() time.Time { return d.now() },
 		CompleteLogin: d.signin.CompleteLogin,

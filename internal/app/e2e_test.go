@@ -119,12 +119,21 @@ func TestSignInFailuresLookTheSame(t *testing.T) {
 		{"victim@example.com", "wrong password here"},
 		{"disabled@example.com", goodPassword},
 		{"not an email", goodPassword},
-		{"", ""},
 	} {
 		r := ts.browser().submit("/login", "/login", "email", tt.email, "password", tt.pw).want(t, 401, signin.GenericLoginError)
 		i := strings.Index(r.body, "<main")
 		j := strings.Index(r.body, `name="email"`)
 		bodies = append(bodies, csrfField.ReplaceAllString(r.body[i:j], ""))
+	}
+	// A blank form is a validation error (422): each empty field is marked,
+	// and nothing was checked.
+	for _, tt := range []struct{ email, pw string }{{"", ""}, {"victim@example.com", ""}, {"", goodPassword}} {
+		r := ts.browser().submit("/login", "/login", "email", tt.email, "password", tt.pw).want(t, 422)
+		if strings.Contains(r.body, signin.GenericLoginError) ||
+			(tt.email == "") != strings.Contains(r.body, `id="email-error">Enter your email address.`) ||
+			(tt.pw == "") != strings.Contains(r.body, `id="password-error">Enter your password.`) {
+			t.Errorf("blank sign-in %+v:\n%s", tt, r.body)
+		}
 	}
 	for _, b := range bodies[1:3] {
 		if b != bodies[0] {

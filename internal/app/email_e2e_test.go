@@ -9,12 +9,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/kit"
 )
 
 const newPassword = "a brand new passphrase"
 
-// flashText is the text of the page's flash messages.
-var flashText = regexp.MustCompile(`<p class="flash[^"]*" role="status">([^<]*)</p>`)
+// flashText is the text of the page's flash messages (in dev mode, a
+// message about mail ends with a link to the dev outbox).
+var flashText = regexp.MustCompile(`<p class="flash[^"]*" role="status">([^<]*?)(?: <a href="/dev/outbox">Open the dev outbox</a>)?</p>`)
 
 func flashes(body string) []string {
 	var out []string
@@ -90,9 +93,9 @@ func TestEmailVerificationResend(t *testing.T) {
 		last = mb.next("ada@example.com", "Confirm")
 	}
 	b.get("/account").want(t, 200, "We sent a new link to ada@example.com")
-	r := b.submit("/account", "/verify-email/resend").want(t, 429)
-	if r.Header.Get("Retry-After") == "" {
-		t.Error("429 without Retry-After")
+	r := b.submit("/account", "/verify-email/resend").want(t, 429, "<h1 id=\"error-title\">Too many attempts</h1>", "Go to your dashboard")
+	if wait := kit.RetryText(r.Header.Get("Retry-After")); wait == "" || !strings.Contains(r.body, wait) {
+		t.Errorf("429 page does not say how long to wait (Retry-After %q)", r.Header.Get("Retry-After"))
 	}
 	mb.none(ts)
 	// Only the newest link works.

@@ -9,7 +9,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/api"
 	"github.com/gatehouse/gatehouse/internal/guard"
 	"github.com/gatehouse/gatehouse/internal/kit"
-	"github.com/gatehouse/gatehouse/internal/web"
 )
 
 // routes lists every route of the server in one place, each with the
@@ -102,7 +101,7 @@ func (s *Server) routes() http.Handler {
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", http.HandlerFunc(s.healthz))
 	root.Handle("GET /readyz", http.HandlerFunc(s.readyz))
-	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", web.Static())))
+	root.Handle("GET /static/", s.headers.Handler(http.StripPrefix("/static", s.k.Static())))
 	root.Handle("GET /favicon.ico", http.RedirectHandler("/static/favicon.svg", http.StatusMovedPermanently))
 	root.Handle("/", browser)
 

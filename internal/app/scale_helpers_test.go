@@ -204,7 +204,7 @@ type sessionRow struct {
 }
 
 var (
-	rowRE    = regexp.MustCompile(`(?s)<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>.*?name="session_id" value="([0-9a-f]{64})"`)
+	rowRE    = regexp.MustCompile(`(?s)<tr>\s*<td[^>]*>(.*?)</td>\s*<td[^>]*>(.*?)</td>.*?name="session_id" value="([0-9a-f]{64})"`)
 	tagRE    = regexp.MustCompile(`\s*<span[^>]*>[^<]*</span>`)
 	spacesRE = regexp.MustCompile(`\s+`)
 )

@@ -135,7 +135,7 @@ func TestTwoFactorJourney(t *testing.T) {
 	if r := b.get("/api/v1/me"); r.StatusCode == http.StatusOK {
 		t.Fatalf("the API answered a pending session: %s", trim(r.body))
 	}
-	page := b.get("/login/2fa").want(t, 200, "Two-step sign-in", "Cancel sign-in", `name="recovery_code"`)
+	page := b.get("/login/2fa").want(t, 200, "Two-factor sign-in", "Cancel sign-in", `name="recovery_code"`)
 	if strings.Contains(page.body, `href="/dashboard"`) {
 		t.Fatal("the pending page links to the dashboard as if signed in")
 	}
@@ -366,7 +366,7 @@ func TestTwoFactorPendingExpires(t *testing.T) {
 
 	passwordStep(t, b, "fay@example.com", goodPassword)
 	ts.clock.Advance(twofactor.PendingTTL - time.Second)
-	tok := csrfField.FindStringSubmatch(b.get("/login/2fa").want(t, 200, "Two-step sign-in").body)[1]
+	tok := csrfField.FindStringSubmatch(b.get("/login/2fa").want(t, 200, "Two-factor sign-in").body)[1]
 	ts.clock.Advance(time.Second)
 	b.post("/login/2fa", url.Values{"csrf_token": {tok}, "code": {app.code()}}).redirect(t, "/login")
 	b.get("/login").want(t, 200, twofactor.MsgExpired)

@@ -273,7 +273,7 @@ func (f *Feature) avatarImageFailed(w http.ResponseWriter, r *http.Request, u ac
 // avatarRefused shows the account page again with the message under the
 // picture field. The stored picture is untouched.
 func (f *Feature) avatarRefused(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	p := f.k.Page(r, "Account")
+	p := f.k.AccountPage(r, "Account")
 	p.Errors[Field] = msg
 	f.k.Show(w, r, status, "account", p)
 }

@@ -132,7 +132,7 @@ func New(cfg Config) (*Feature, error) {
 			return nil, fmt.Errorf("%s: starttls=%s may send mail, with its one-time links, and the relay password in plain text to %s; use STARTTLS (the default) or smtps://, or --dev on your own machine",
 				settingSMTPURL, sc.TLS, sc.Host)
 		}
-		if sc.From, err = mail.ResolveFrom(cfg.MailFrom, cfg.BaseURL.String()); err != nil {
+		if sc.From, err = mail.ResolveFromAs(cfg.MailFrom, cfg.BaseURL.String(), cfg.Kit.ProductName()); err != nil {
 			return nil, fmt.Errorf("%s: %w", settingMailFrom, err)
 		}
 		sc.Logger = e.log.With("component", "smtp")
@@ -291,6 +291,9 @@ func (e *Feature) send(ctx context.Context, name, to string, data mail.Data) err
 	if data.Email == "" {
 		data.Email = to
 	}
+	if data.AppName == "" {
+		data.AppName = e.k.ProductName()
+	}
 	m, err := mail.Render(name, data)
 	if err == nil {
 		m.To = to
@@ -310,6 +313,9 @@ func (e *Feature) send(ctx context.Context, name, to string, data mail.Data) err
 func (e *Feature) decoySend(ctx context.Context, name, to string, data mail.Data) {
 	if data.Email == "" {
 		data.Email = to
+	}
+	if data.AppName == "" {
+		data.AppName = e.k.ProductName()
 	}
 	m, err := mail.Render(name, data)
 	if err != nil {

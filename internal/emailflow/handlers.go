@@ -150,7 +150,7 @@ func (e *Feature) Resend(w http.ResponseWriter, r *http.Request) {
 		e.k.Fail(w, r, err)
 		return
 	}
-	kit.Flash(r, "success", "We sent a new link to "+u.Email+". Earlier links no longer work.")
+	kit.MailFlash(r, "We sent a new link to "+u.Email+". Earlier links no longer work.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
@@ -199,7 +199,7 @@ func (e *Feature) Forgot(w http.ResponseWriter, r *http.Request) {
 		data.Link = e.link("/password/reset", strings.Repeat("A", 64))
 		e.decoySend(r.Context(), mail.PasswordReset, "nobody@invalid", data)
 	}
-	kit.Flash(r, "success", emailForgotMessage)
+	kit.MailFlash(r, emailForgotMessage)
 	http.Redirect(w, r, "/password/forgot", http.StatusSeeOther)
 }
 
@@ -259,7 +259,7 @@ func (e *Feature) Reset(w http.ResponseWriter, r *http.Request) {
 func (e *Feature) Change(w http.ResponseWriter, r *http.Request) {
 	u, _ := kit.UserFrom(r.Context())
 	pw, newEmail := r.PostForm.Get("password"), strings.TrimSpace(r.PostForm.Get("new_email"))
-	p := e.k.Page(r, "Account")
+	p := e.k.AccountPage(r, "Account")
 	p.Form["new_email"] = newEmail
 	if len(newEmail) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField {
 		p.Errors["new_email"] = "One of the fields is far too long."
@@ -293,7 +293,7 @@ func (e *Feature) Change(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = e.send(r.Context(), mail.EmailChangeNotice, ch.User.Email, mail.Data{NewEmail: ch.NewEmail})
-	kit.Flash(r, "success", "We sent a link to "+ch.NewEmail+". Your address changes once you open it.")
+	kit.MailFlash(r, "We sent a link to "+ch.NewEmail+". Your address changes once you open it.")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/csrf"
@@ -51,6 +52,12 @@ type Config struct {
 	Metrics Metrics
 	// Log is the base logger.
 	Log *slog.Logger
+	// Brand is the product name, logo and accent colour of the pages;
+	// the zero value is Gatehouse's own.
+	Brand web.Brand
+	// TwoFactorOn reports whether a user signs in with a second factor,
+	// for the account page; nil leaves it unsaid.
+	TwoFactorOn func(ctx context.Context, u account.User) (bool, error)
 }
 
 // Metrics are the counters features feed through the kit.
@@ -71,7 +78,7 @@ type Kit struct {
 
 // New builds the kit: the page renderer and the CSRF protection.
 func New(c Config) (*Kit, error) {
-	r, err := web.NewRenderer()
+	r, err := web.NewBrandedRenderer(c.Brand)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +110,12 @@ func (k *Kit) Accounts() *account.Service { return k.cfg.Accounts }
 // Sessions is the session manager the kit was built with.
 func (k *Kit) Sessions() *session.Manager { return k.cfg.Sessions }
 
+// ProductName is the name the pages and mail show (PRODUCT_NAME).
+func (k *Kit) ProductName() string { return k.cfg.Brand.ProductName() }
+
+// Static serves the embedded static files and the brand's theme and logo.
+func (k *Kit) Static() http.Handler { return k.render.Static() }
+
 // Dev reports whether the server runs in development mode.
 func (k *Kit) Dev() bool { return k.cfg.Dev }
 
@@ -130,11 +143,13 @@ func (k *Kit) Page(r *http.Request, title string) *web.Page {
 		Dev:       k.cfg.Dev,
 		Form:      map[string]string{},
 		Errors:    map[string]string{},
+		Path:      r.URL.Path,
 	}
 	if u, ok := UserFrom(r.Context()); ok {
 		p.User = userView(u)
 		if !u.EmailVerified() {
-			p.Banner = "Please confirm your email address: we sent you a link."
+			p.Banner = "Please confirm your email address: " + u.Email + " is not confirmed yet. Open the link we mailed you."
+			p.BannerMail = true
 		}
 	}
 	if sess := session.FromContext(r.Context()); sess != nil {
@@ -143,11 +158,35 @@ func (k *Kit) Page(r *http.Request, title string) *web.Page {
 			if !ok {
 				kind, text = "info", f
 			}
-			p.Flashes = append(p.Flashes, web.Flash{Kind: kind, Text: text})
+			fl := web.Flash{Kind: kind, Text: text}
+			if kind == flashMail {
+				fl.Kind, fl.Mail = "success", true
+			}
+			p.Flashes = append(p.Flashes, fl)
 		}
 	}
 	return p
 }
+
+// AccountPage is Page for the account page: its Data says whether
+// two-factor sign-in is on (web.AccountData).
+func (k *Kit) AccountPage(r *http.Request, title string) *web.Page {
+	p := k.Page(r, title)
+	var d web.AccountData
+	if u, ok := UserFrom(r.Context()); ok && k.cfg.TwoFactorOn != nil {
+		on, err := k.cfg.TwoFactorOn(r.Context(), u)
+		d.TwoFactorKnown, d.TwoFactorOn = err == nil, on
+	}
+	p.Data = d
+	return p
+}
+
+// flashMail is the kind of a flash saying that mail was sent.
+const flashMail = "mail"
+
+// MailFlash queues a success message saying that mail was sent; in
+// development mode the page links it to the dev outbox.
+func MailFlash(r *http.Request, text string) { Flash(r, flashMail, text) }
 
 func userView(u account.User) *web.UserView {
 	return &web.UserView{
@@ -189,23 +228,73 @@ var statusMessages = map[int]string{
 	http.StatusMethodNotAllowed:      "This page does not accept that kind of request.",
 	http.StatusRequestEntityTooLarge: "What you sent is too large.",
 	http.StatusUnsupportedMediaType:  "That kind of content is not accepted here.",
-	http.StatusTooManyRequests:       "Too many attempts. Please wait a little and try again.",
+	http.StatusTooManyRequests:       "Too many attempts.",
 	http.StatusInternalServerError:   "Something went wrong on our side. Please try again.",
-	http.StatusServiceUnavailable:    "The service is busy or briefly unavailable. Please try again in a moment.",
+	http.StatusServiceUnavailable:    "The service is busy or briefly unavailable.",
+}
+
+// statusTitles are the headings of the error pages, in plain language.
+var statusTitles = map[int]string{
+	http.StatusBadRequest:            "That request could not be read",
+	http.StatusForbidden:             "No access",
+	http.StatusNotFound:              "Page not found",
+	http.StatusMethodNotAllowed:      "Not possible here",
+	http.StatusRequestEntityTooLarge: "Too large",
+	http.StatusUnsupportedMediaType:  "Not accepted",
+	http.StatusTooManyRequests:       "Too many attempts",
+	http.StatusInternalServerError:   "Something went wrong",
+	http.StatusServiceUnavailable:    "Temporarily unavailable",
 }
 
 // ErrorPage answers status with the error page. msg is for users, never an
-// internal detail; "" uses the status's standard message.
+// internal detail; "" uses the status's standard message. When the
+// response carries Retry-After, the page says how long to wait.
 func (k *Kit) ErrorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if msg == "" {
 		msg = statusMessages[status]
 	}
-	p := &web.Page{Title: http.StatusText(status), Error: msg, Dev: k.cfg.Dev,
-		CSRFToken: k.csrf.Token(r), Nonce: secheaders.Nonce(r.Context())}
+	if wait := RetryText(w.Header().Get("Retry-After")); wait != "" && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		msg = strings.TrimSuffix(strings.TrimSuffix(msg, " Please try again in a moment."), " Please wait a little and try again.")
+		msg += " " + wait
+	}
+	title := statusTitles[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	p := &web.Page{Title: title, Error: msg, Dev: k.cfg.Dev, Path: r.URL.Path,
+		CSRFToken: k.csrf.Token(r), Nonce: secheaders.Nonce(r.Context()), Data: web.ErrorData{Status: status}}
 	if u, ok := UserFrom(r.Context()); ok {
 		p.User = userView(u)
 	}
 	k.Show(w, r, status, "error", p)
+}
+
+// RetryText turns a Retry-After value in seconds into a sentence for
+// people: "Try again in 6 minutes." It is "" for anything else.
+func RetryText(retryAfter string) string {
+	secs, err := strconv.ParseInt(strings.TrimSpace(retryAfter), 10, 64)
+	if err != nil || secs < 0 {
+		return ""
+	}
+	switch {
+	case secs <= 1:
+		return "Try again in a second."
+	case secs < 60:
+		return fmt.Sprintf("Try again in %d seconds.", secs)
+	case secs < 3600:
+		return fmt.Sprintf("Try again in %s.", plural((secs+59)/60, "minute"))
+	case secs < 48*3600:
+		return fmt.Sprintf("Try again in %s.", plural((secs+3599)/3600, "hour"))
+	default:
+		return fmt.Sprintf("Try again in %s.", plural((secs+86399)/86400, "day"))
+	}
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.FormatInt(n, 10) + " " + unit + "s"
 }
 
 // plainError is the last resort when even the error page cannot render.

@@ -261,6 +261,12 @@ const DefaultFromName = "Gatehouse"
 // otherwise "Gatehouse <no-reply@HOST>" where HOST is the host of baseURL.
 // Errors wrap ErrFrom.
 func ResolveFrom(setting, baseURL string) (string, error) {
+	return ResolveFromAs(setting, baseURL, DefaultFromName)
+}
+
+// ResolveFromAs is ResolveFrom with name (the product name) in place of
+// "Gatehouse" in the derived address.
+func ResolveFromAs(setting, baseURL, name string) (string, error) {
 	if setting != "" {
 		a, err := parseFrom(setting)
 		if err != nil {
@@ -280,7 +286,7 @@ func ResolveFrom(setting, baseURL string) (string, error) {
 			host = "[IPv6:" + ip.String() + "]"
 		}
 	}
-	a, err := parseFrom(DefaultFromName + " <no-reply@" + host + ">")
+	a, err := parseFrom((&netmail.Address{Name: name, Address: "no-reply@" + host}).String())
 	if err != nil {
 		return "", err
 	}

@@ -19,7 +19,7 @@ func (f *Feature) Dashboard(w http.ResponseWriter, r *http.Request) {
 
 // Account is the account page.
 func (f *Feature) Account(w http.ResponseWriter, r *http.Request) {
-	f.k.Show(w, r, http.StatusOK, "account", f.k.Page(r, "Account"))
+	f.k.Show(w, r, http.StatusOK, "account", f.k.AccountPage(r, "Account"))
 }
 
 // ChangePassword needs the current password. It renews this session's id
@@ -31,7 +31,7 @@ func (f *Feature) ChangePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	u, _ := kit.UserFrom(r.Context())
 	current, next := r.PostForm.Get("current_password"), r.PostForm.Get("new_password")
-	p := f.k.Page(r, "Account")
+	p := f.k.AccountPage(r, "Account")
 	if len(current) > kit.MaxPasswordField || len(next) > kit.MaxPasswordField {
 		p.Errors["new_password"] = "Use at most 256 characters."
 		f.k.Show(w, r, http.StatusUnprocessableEntity, "account", p)

@@ -106,7 +106,11 @@ func (f *Feature) Register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.c.AfterRegister(r.Context(), reg)
-	kit.Flash(r, "success", "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
+	kit.MailFlash(r, "Thank you. If this address is new, your account is ready: check your inbox for a link to confirm it, and sign in.")
+	if sess := session.FromContext(r.Context()); sess != nil {
+		// The sign-in form starts with the address just typed.
+		sess.Put(registeredEmailKey, in.Email)
+	}
 	target := "/login"
 	if next != kit.DefaultNext {
 		target += "?next=" + url.QueryEscape(next)
@@ -129,12 +133,21 @@ func (f *Feature) LoginForm(w http.ResponseWriter, r *http.Request) {
 	if next != kit.DefaultNext {
 		p.Form["next"] = next
 	}
+	if sess := session.FromContext(r.Context()); sess != nil {
+		if email := sess.Pop(registeredEmailKey); len(email) <= kit.MaxEmailField {
+			p.Form["email"] = email
+		}
+	}
 	// An OpenID Connect login_hint arrives as ?email= (internal/oidc).
-	if e := r.Form.Get("email"); e != "" && len(e) <= kit.MaxEmailField {
+	if e := r.Form.Get("email"); p.Form["email"] == "" && e != "" && len(e) <= kit.MaxEmailField {
 		p.Form["email"] = e
 	}
 	f.k.Show(w, r, http.StatusOK, "login", p)
 }
+
+// registeredEmailKey keeps, in the session, the address just registered
+// for the sign-in form that follows.
+const registeredEmailKey = "registered_email"
 
 // GenericLoginError is the one message for every failed sign-in.
 const GenericLoginError = "The email address or password is not correct."
@@ -157,6 +170,18 @@ func (f *Feature) Login(w http.ResponseWriter, r *http.Request) {
 	}
 	if remember {
 		p.Form["remember"] = "on"
+	}
+	if email == "" || pw == "" {
+		// Nothing to check yet: say which field is missing (422), without
+		// spending an attempt.
+		if email == "" {
+			p.Errors["email"] = "Enter your email address."
+		}
+		if pw == "" {
+			p.Errors["password"] = "Enter your password."
+		}
+		f.k.Show(w, r, http.StatusUnprocessableEntity, "login", p)
+		return
 	}
 	if len(email) > kit.MaxEmailField || len(pw) > kit.MaxPasswordField {
 		p.Error = GenericLoginError

@@ -49,7 +49,7 @@ func (f *Feature) LoginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Feature) pendingPage(r *http.Request) *web.Page {
-	p := f.k.Page(r, "Two-step sign-in")
+	p := f.k.Page(r, "Two-factor sign-in")
 	p.Pending = true
 	return p
 }

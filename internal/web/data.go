@@ -40,3 +40,16 @@ type SessionRow struct {
 	Current   bool
 	Remember  bool
 }
+
+// AccountData is the data of the account page.
+type AccountData struct {
+	// TwoFactorKnown is false when the state of two-factor sign-in could
+	// not be read; the page then does not claim either.
+	TwoFactorKnown bool
+	TwoFactorOn    bool
+}
+
+// ErrorData is the data of the error page.
+type ErrorData struct {
+	Status int
+}

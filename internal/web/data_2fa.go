@@ -2,6 +2,8 @@ package web
 
 import (
 	"html/template"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -31,6 +33,19 @@ type TwoFactorCodes struct {
 	Codes []string
 	// JustEnabled is true right after two-factor sign-in was turned on.
 	JustEnabled bool
+}
+
+// DownloadURL is a data: URL of the codes as a text file, for a download
+// link: the codes are shown once and kept nowhere in clear, so there is
+// no route that could serve them later. It holds only the codes (letters,
+// digits and dashes) and fixed text.
+func (c TwoFactorCodes) DownloadURL() template.URL {
+	var b strings.Builder
+	b.WriteString("Recovery codes: each one signs you in once in place of a code from your app.\n\n")
+	for _, code := range c.Codes {
+		b.WriteString(code + "\n")
+	}
+	return template.URL("data:text/plain;charset=utf-8," + url.PathEscape(b.String())) //nolint:gosec // fixed text and server-made codes
 }
 
 // StepUp is the data of the step-up page (/login/step-up), where a

@@ -1,6 +1,10 @@
 package web
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // TokenForm is the data of the pages a one-time link opens (verify_email,
 // reset, email_confirm): a form that posts the link's token back.
@@ -27,4 +31,17 @@ type DevMail struct {
 	Subject string
 	Text    string
 	Time    time.Time
+}
+
+// Links are the http(s) URLs in the message's text, in order, so the dev
+// outbox can make them clickable (the text itself stays plain).
+func (m DevMail) Links() []string {
+	var out []string
+	for _, f := range strings.Fields(m.Text) {
+		f = strings.TrimRight(f, ".,;:)>\"'")
+		if (strings.HasPrefix(f, "https://") || strings.HasPrefix(f, "http://")) && len(f) <= 2048 && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -26,6 +26,9 @@ var files embed.FS
 type Flash struct {
 	Kind string // "success", "error" or "info"
 	Text string
+	// Mail is true for a message saying that mail was sent; in
+	// development mode the page then links to the dev outbox.
+	Mail bool
 }
 
 // UserView is what a template may know about the signed-in user: never a
@@ -63,17 +66,42 @@ type Page struct {
 	Data          any               // the page's own data
 	Dev           bool
 	StylesheetURL string
+	// Path is the request's path; the navigation marks the current page.
+	Path string
+	// Product is the product name (PRODUCT_NAME); ThemeURL and LogoURL
+	// are the brand's stylesheet and logo, "" when there are none. The
+	// renderer fills them.
+	Product  string
+	ThemeURL string
+	LogoURL  string
+	// BannerMail adds a button to send the confirmation link again to the
+	// banner (shown to a signed-in user whose address is not confirmed).
+	BannerMail bool
+}
+
+// Current reports whether the page is at prefix or below it, for
+// aria-current in the navigation: Current "/account" is true on
+// /account/sessions.
+func (p *Page) Current(prefix string) bool {
+	return p.Path == prefix || strings.HasPrefix(p.Path, strings.TrimSuffix(prefix, "/")+"/")
 }
 
 // Renderer executes the embedded page templates.
 type Renderer struct {
 	pages      map[string]*template.Template
 	stylesheet string // URL with a content hash, so browsers may cache it for long
+	brand      Brand
+	assets     brandAssets
 	bufs       sync.Pool
 }
 
-// NewRenderer parses every page under templates/pages with the layout.
-func NewRenderer() (*Renderer, error) {
+// NewRenderer parses every page under templates/pages with the layout,
+// with Gatehouse's own name and look.
+func NewRenderer() (*Renderer, error) { return NewBrandedRenderer(Brand{}) }
+
+// NewBrandedRenderer is NewRenderer with a team's product name, logo and
+// accent colour.
+func NewBrandedRenderer(b Brand) (*Renderer, error) {
 	// Partials are small named templates that pages include; each feature
 	// keeps its own file there.
 	layout, err := template.New("layout").ParseFS(files, "templates/layout.html", "templates/partials/*.html")
@@ -84,7 +112,7 @@ func NewRenderer() (*Renderer, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Renderer{pages: make(map[string]*template.Template, len(names))}
+	r := &Renderer{pages: make(map[string]*template.Template, len(names)), brand: b, assets: newBrandAssets(b)}
 	r.bufs.New = func() any { return new(bytes.Buffer) }
 	for _, n := range names {
 		t, err := template.Must(layout.Clone()).ParseFS(files, n)
@@ -116,6 +144,7 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 	if p.StylesheetURL == "" {
 		p.StylesheetURL = r.stylesheet
 	}
+	p.Product, p.ThemeURL, p.LogoURL = r.brand.ProductName(), r.assets.themeURL, r.assets.logoURL
 	buf := r.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -132,6 +161,20 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, name string, p *Pag
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// Brand is the brand the renderer was built with.
+func (r *Renderer) Brand() Brand { return r.brand }
+
+// Static serves the embedded static files and the brand's theme
+// stylesheet and logo.
+func (r *Renderer) Static() http.Handler {
+	files := Static()
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !r.assets.serve(w, req) {
+			files.ServeHTTP(w, req)
+		}
+	})
 }
 
 // Static serves the embedded static files. Their URLs carry a content hash,
