@@ -128,14 +128,16 @@ func TestAccessibility(t *testing.T) {
 		t.Errorf("in dev mode the message about the mail links to the dev outbox %s times", got)
 	}
 	c.do("sign in", fill(`form[action="/login"] button[type=submit]`, "#password", goodPassword), visible(".banner"))
-	check("user", []string{"/dashboard", "/account", "/account/sessions", "/account/activity", "/account/2fa", "/admin/users"}, get)
+	check("user", []string{"/dashboard", "/account", "/account/sessions", "/account/activity", "/account/2fa", "/account/apps",
+		"/login/step-up?next=%2Faccount", "/admin/users"}, get)
 	c.do("sign out", get("/dashboard"), chromedp.Click(chromedp.CSS(`.nav-wide form[action="/logout"] button`)), visible(`a[href="/register"]`))
 
 	// The administrator: admin pages, the audit log with a bad date, the
 	// two-factor set-up and the recovery codes.
 	c.do("admin signs in", get("/login"),
 		fill(`form[action="/login"] button[type=submit]`, "#email", "admin@example.com", "#password", goodPassword), visible(".tiles"))
-	check("admin", []string{"/dashboard", "/account", "/admin/users", "/admin/audit", "/admin/audit?since=yesterday", "/dev/outbox"}, get)
+	check("admin", []string{"/dashboard", "/account", "/admin/users", "/admin/audit", "/admin/audit?since=yesterday", "/admin/clients",
+		"/admin/access", "/dev/outbox"}, get)
 	check("admin", []string{"2fa set-up"}, func(string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(get("/account/2fa"),
 			fill(`form[action="/account/2fa/totp/setup"] button[type=submit]`, "#setup_password", goodPassword), visible("#totp-secret"))
