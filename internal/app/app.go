@@ -128,7 +128,7 @@ func RunEnv(ctx context.Context, args []string, lookupEnv func(string) (string, 
 	case "keys":
 		return cli.Keys(ctx, cliEnv(cfg), rest, stdout, stderr)
 	case "rules":
-		return rulesCommand(ctx, cfg, rest, stdout, stderr)
+		return cli.Rules(ctx, cliEnv(cfg), rest, stdout, stderr)
 	case "client":
 		return clientCommand(ctx, cfg, rest, stdout, stderr)
 	}
@@ -148,7 +148,7 @@ func version() string {
 // cliEnv hands the commands of internal/cli what they need: the settings
 // they read and a way to open the dependencies.
 func cliEnv(cfg *Config) cli.Env {
-	return cli.Env{KeysFile: cfg.KeysFile, KeysReload: cfg.KeysReload, Usage: usage,
+	return cli.Env{KeysFile: cfg.KeysFile, KeysReload: cfg.KeysReload, AccessRules: cfg.AccessRules, Usage: usage,
 		OpenDB: func(ctx context.Context) (*db.DB, error) {
 			d, err := db.Open(ctx, cfg.DatabaseURL, db.WithTimeout(cfg.DBTimeout))
 			if err != nil {

@@ -1,5 +1,5 @@
-// Package cli holds the administration commands (migrate, user, keys and
-// the user import): what they parse, do and print. internal/app runs them
+// Package cli holds the administration commands (migrate, user, keys,
+// rules and the user import): what they parse, do and print. internal/app runs them
 // and hands them what they need (Env); cli imports internal/account,
 // internal/db and ring 1, never internal/app or a feature.
 package cli
@@ -58,6 +58,9 @@ type Env struct {
 	OpenDB func(ctx context.Context) (*db.DB, error)
 	// KeysFile is the keys file (KEYS_FILE), for keys.
 	KeysFile string
+	// AccessRules is the forward-auth rules file (ACCESS_RULES), for rules
+	// test.
+	AccessRules string
 	// KeysReload is how often running servers re-read the keys file
 	// (KEYS_RELOAD): a rotated key is staged for two of these.
 	KeysReload time.Duration
