@@ -131,7 +131,7 @@ func (s *Server) routes() http.Handler {
 	withUser := func(h http.Handler) http.Handler { return s.d.sessions.Handler(s.k.LoadUser(h)) }
 	root.Handle("GET /auth/forward", withUser(fa.Forward()))
 	root.Handle("GET /auth/request", withUser(fa.Request()))
-	pages.Handle("GET /admin/access", adminOnly(fn(s.adminAccess)))
+	pages.Handle("GET /admin/access", adminOnly(fn(s.d.fa.site.AdminAccess)))
 
 	// The OpenID Connect provider: internal/oidc (oidc.Provider.Routes
 	// lists its routes: discovery, /oidc/authorize, /oidc/token,
