@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,52 +60,6 @@ func (s *Server) signOutEverywhere(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-// jwksWithRSA serves the JSON API's key set (Ed25519) with the provider's
-// RS256 keys appended.
-func (s *Server) jwksWithRSA(api http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != oidc.PathJWKS || r.Method != http.MethodGet {
-			api.ServeHTTP(w, r)
-			return
-		}
-		rec := &bufferedResponse{header: http.Header{}}
-		api.ServeHTTP(rec, r)
-		var set struct {
-			Keys []json.RawMessage `json:"keys"`
-		}
-		rsa, err := s.d.oidc.Keys().JWKS(r.Context())
-		if rec.status != 0 && rec.status != http.StatusOK || err != nil || json.Unmarshal(rec.body, &set) != nil {
-			s.log.Error("jwks unavailable", "status", rec.status, "err", err)
-			w.Header().Set("Retry-After", "5")
-			http.Error(w, "The key set is not available.", http.StatusServiceUnavailable)
-			return
-		}
-		for _, k := range rsa {
-			b, _ := json.Marshal(k)
-			set.Keys = append(set.Keys, b)
-		}
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.Header().Del("Content-Length")
-		_ = json.NewEncoder(w).Encode(set)
-	})
-}
-
-// bufferedResponse records a handler's answer.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   []byte
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	b.body = append(b.body, p...)
-	return len(p), nil
-}
-func (b *bufferedResponse) WriteHeader(code int) { b.status = code }
 
 // clientCommand runs `gatehouse client ...`.
 func clientCommand(ctx context.Context, cfg *Config, args []string, stdout, stderr io.Writer) error {

@@ -107,7 +107,7 @@ func (s *Server) routes() http.Handler {
 
 	// The JSON API: internal/api (api.Routes lists its routes; no session,
 	// no CSRF: bearer tokens only).
-	jsonAPI := s.headers.Handler(s.jwksWithRSA(s.d.api.Handler())) // the JWKS gets the OIDC RS256 keys
+	jsonAPI := s.headers.Handler(s.d.oidc.WithRSAKeys(s.d.api.Handler())) // the JWKS gets the OIDC RS256 keys
 	root.Handle("/api/", jsonAPI)
 	for _, path := range api.Paths() {
 		root.Handle(path, jsonAPI) // GET /.well-known/jwks.json
