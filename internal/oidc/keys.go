@@ -46,13 +46,17 @@ type Keys struct {
 
 // NewKeys returns the RS256 keys of src, kept in repo.
 func NewKeys(src keyring.Source, repo *db.OIDC, now func() time.Time) *Keys {
-	return &Keys{src: src, repo: repo, aead: keyring.NewAEAD(src, "oidc-rs256-key"), now: now}
+	return &Keys{src: src, repo: repo, aead: keyring.NewAEAD(src, aeadPurpose), now: now}
 }
+
+// aeadPurpose separates the keys that seal RS256 keys from other uses.
+const aeadPurpose = "oidc-rs256-key"
 
 // kidOf returns the RS256 key id of a keyring key.
 func kidOf(k keyring.Key) string { return k.ID + kidSuffix }
 
-// load makes sure the current keyring key has an RS256 key and (re)loads
+// load makes sure every active keyring key (the current one, and a staged
+// one) has an RS256 key and (re)loads
 // every key whose keyring key is active. It runs again after a rotation.
 func (k *Keys) load(ctx context.Context) error {
 	ring := k.src.Ring()
@@ -66,28 +70,14 @@ func (k *Keys) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	have := false
-	for _, s := range stored {
-		have = have || s.KID == cur
-	}
-	if !have {
-		pk, err := rsa.GenerateKey(rand.Reader, rsaBits)
-		if err != nil {
-			return fmt.Errorf("oidc: generate key: %w", err)
+	// Every key of the ring gets its RS256 key, a staged one too: it is
+	// published in the JWKS before any instance signs with it, so relying
+	// parties that cache the key set see it in time (two-phase rotation).
+	for _, rk := range ring.Keys() {
+		if !rk.Active() {
+			continue // retired: never signs or verifies again
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(pk)
-		if err != nil {
-			return fmt.Errorf("oidc: encode key: %w", err)
-		}
-		sealed, err := k.aead.Seal(der, []byte(cur))
-		if err != nil {
-			return fmt.Errorf("oidc: seal key: %w", err)
-		}
-		// Another process may have stored one first: then its key is used.
-		if _, err := k.repo.InsertSigningKey(ctx, db.OIDCSigningKey{KID: cur, Sealed: sealed, CreatedAt: k.now()}); err != nil {
-			return err
-		}
-		if stored, err = k.repo.SigningKeys(ctx); err != nil {
+		if stored, err = k.ensureKey(ctx, stored, rk); err != nil {
 			return err
 		}
 	}
@@ -171,4 +161,40 @@ func (k *Keys) JWKS(ctx context.Context) ([]JWK, error) {
 			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes())})
 	}
 	return out, nil
+}
+
+// ensureKey stores an RS256 key for the keyring key rk unless stored has
+// one, and returns the stored keys as they now are. The RSA key is sealed
+// under rk itself, not the current key, so that it lives exactly as long as
+// rk: retiring the key before it does not lose a staged key's RSA key.
+func (k *Keys) ensureKey(ctx context.Context, stored []db.OIDCSigningKey, rk keyring.Key) ([]db.OIDCSigningKey, error) {
+	kid := kidOf(rk)
+	for _, s := range stored {
+		if s.KID == kid {
+			return stored, nil
+		}
+	}
+	pk, err := rsa.GenerateKey(rand.Reader, rsaBits)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(pk)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: encode key: %w", err)
+	}
+	own := rk
+	own.Activates = time.Time{} // sealing with it is not signing: allowed while staged
+	ring, err := keyring.NewStatic(own)
+	if err != nil {
+		return nil, fmt.Errorf("oidc: seal key: %w", err)
+	}
+	sealed, err := keyring.NewAEAD(ring, aeadPurpose).Seal(der, []byte(kid))
+	if err != nil {
+		return nil, fmt.Errorf("oidc: seal key: %w", err)
+	}
+	// Another process may have stored one first: then its key is used.
+	if _, err := k.repo.InsertSigningKey(ctx, db.OIDCSigningKey{KID: kid, Sealed: sealed, CreatedAt: k.now()}); err != nil {
+		return nil, err
+	}
+	return k.repo.SigningKeys(ctx)
 }

@@ -126,7 +126,18 @@ func TestKeysFollowTheKeyring(t *testing.T) {
 	}
 	kid1, _, _ := keys.Signing(ctx)
 	old := kf.Ring().Current().ID
-	if _, err := kf.Rotate(); err != nil {
+	staged, err := kf.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Staged (two-phase rotation): published in the JWKS, not yet signing.
+	if kid, _, _ := keys.Signing(ctx); kid != kid1 {
+		t.Fatalf("a staged key signs: %q, want %q", kid, kid1)
+	}
+	if set, _ := keys.JWKS(ctx); len(set) != 2 {
+		t.Fatalf("JWKS with a staged key: %d keys, want 2", len(set))
+	}
+	if _, err := kf.Activate(staged.ID); err != nil {
 		t.Fatal(err)
 	}
 	kid2, _, err := keys.Signing(ctx)
