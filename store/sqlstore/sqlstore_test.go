@@ -26,6 +26,13 @@ func openSQLite(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	// One connection makes the file and switches it to WAL before any
+	// concurrent use: connections that race to switch a new file can get
+	// SQLITE_BUSY at once, without the busy timeout (db.Open pings first
+	// for the same reason).
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
 	return db
 }
 
