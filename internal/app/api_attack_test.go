@@ -34,7 +34,8 @@ func TestAPIAttacks(t *testing.T) {
 
 	claims := func(edit func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"iss": ts.URL, "aud": ts.URL, "sub": "1", "client_id": "gatehouse", "jti": b64([]byte(time.Now().String())),
-			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()}
+			"iat": now.Unix(), "iat_us": now.Nanosecond() / 1000, // to the microsecond, as Gatehouse issues them:
+			"nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()} // a whole-second iat can fall before the account's cut-off
 		if edit != nil {
 			edit(c)
 		}
