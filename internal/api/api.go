@@ -93,11 +93,11 @@ type Feature struct {
 	lastPurge atomic.Int64
 }
 
-// New builds the feature.
 // SigningKeys are the keys the tokens are signed with, those of the JWKS
 // endpoint: forward-auth signs Remote-Token with them too.
 func (f *Feature) SigningKeys() apitoken.KeySource { return f.keys }
 
+// New builds the feature.
 func New(cfg Config) (*Feature, error) {
 	a := &Feature{k: cfg.Kit, c: cfg, keysrc: cfg.Keys, now: cfg.Now, log: cfg.Log,
 		keys: newRingKeys(cfg.Keys), origins: map[string]bool{}}
